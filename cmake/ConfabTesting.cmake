@@ -1,0 +1,17 @@
+# confab_add_test(<name> SOURCES ... LIBRARIES ... LABELS ... [TIMEOUT s])
+# One QtTest executable per test, registered with ctest with labels, a timeout and a headless,
+# glib-free environment (QT_NO_GLIB=1 is what the server runs with; see server/app/main.cpp).
+function(confab_add_test name)
+    cmake_parse_arguments(ARG "" "TIMEOUT" "SOURCES;LIBRARIES;LABELS" ${ARGN})
+    if(NOT ARG_TIMEOUT)
+        set(ARG_TIMEOUT 120)
+    endif()
+    qt_add_executable(${name} ${ARG_SOURCES})
+    target_link_libraries(${name} PRIVATE Qt6::Test ${ARG_LIBRARIES})
+    confab_set_target_defaults(${name})
+    add_test(NAME ${name} COMMAND ${name})
+    set_tests_properties(${name} PROPERTIES
+        LABELS "${ARG_LABELS}"
+        TIMEOUT ${ARG_TIMEOUT}
+        ENVIRONMENT "QT_QPA_PLATFORM=offscreen;QT_NO_GLIB=1;CONFAB_TEST_DATA=${PROJECT_SOURCE_DIR}/tests/data")
+endfunction()

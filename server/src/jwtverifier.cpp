@@ -1,0 +1,1 @@
+#include "jwtverifier.h"

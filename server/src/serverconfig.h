@@ -1,0 +1,70 @@
+#pragma once
+
+#include <QtCore/QByteArray>
+#include <QtCore/QString>
+#include <QtCore/QStringList>
+#include <QtNetwork/QHostAddress>
+
+#include <chrono>
+
+namespace Confab::Server {
+
+using namespace std::chrono_literals;
+
+enum class LogFormat { Json, Text };
+
+//! \brief JWT settings. Auth is on only when `enabled` and a key (secret or public key) is set.
+struct AuthConfig
+{
+    bool enabled = false;
+    QByteArray secret;      //!< HS256/384/512 shared secret (AUTH_SECRET)
+    QString publicKeyFile;  //!< PEM public key for RS256/ES256 verification (AUTH_PUBLIC_KEY_FILE)
+    QString privateKeyFile; //!< PEM private key, used only by `confab-server token` for RS256/ES256
+    QStringList algorithms; //!< allow-list; empty = every algorithm the configured keys can verify
+    QString issuer;         //!< when set, tokens must carry this `iss`
+    QString audience;       //!< when set, tokens must carry this `aud`
+};
+
+//! \brief Every limit the server enforces. Each has a default and the reason for it.
+struct Limits
+{
+    //! The open-file limit here is 20000 per process; leave room for HTTP clients and storage.
+    int maxConnections = 10000;
+    //! A LAN host rarely runs more than a few clients; stops one host exhausting the sockets.
+    int maxConnectionsPerIp = 256;
+    //! Chat messages and presence fit easily; bounds the memory one frame can take.
+    qsizetype maxMessageBytes = 100 * 1024;
+    //! A chat client watches tens of channels; bounds per-connection fan-out bookkeeping.
+    int maxChannelsPerConnection = 100;
+    //! 10 a second on average sustains fast typing and bursts; one flood cannot starve the rest.
+    int messagesPerMinute = 600;
+    //! Presence metadata is a name and a status; anything bigger is multiplied by every member.
+    qsizetype maxPresenceMetaBytes = 10 * 1024;
+    //! Honest clients see a few errors; a client rejected this often in a minute is closed (1008).
+    int maxRejectsPerMinute = 60;
+    //! Clients heartbeat every 25 s by default; 60 s tolerates one lost heartbeat plus latency.
+    std::chrono::milliseconds idleTimeout = 60s;
+    //! Request heads are a few hundred bytes; 16 KiB fits large cookies and tokens.
+    qsizetype httpMaxHeaderBytes = 16 * 1024;
+    //! REST bodies are events no bigger than a message, or small batches of them.
+    qsizetype httpMaxBodyBytes = 1024 * 1024;
+    //! Frees sockets of HTTP clients that stopped talking (keep-alive or slow senders).
+    std::chrono::milliseconds httpIdleTimeout = 30s;
+    //! A request head (HTTP or WebSocket upgrade) must be complete this soon after connecting.
+    std::chrono::milliseconds requestHeadTimeout = 10s;
+};
+
+//! \brief The whole server configuration. Built by ConfigLoader from flags, environment and .env.
+struct ServerConfig
+{
+    QHostAddress bindAddress = QHostAddress::Any; //!< all interfaces, IPv4 and IPv6: LAN clients connect
+    quint16 port = 4000;                          //!< 0 lets the OS choose (tests)
+    int listenBacklog = 1024; //!< QWebSocketServer's own is 50; reconnect storms need more
+    QStringList allowedOrigins; //!< empty = any Origin; otherwise exact matches, or "*"
+    AuthConfig auth;
+    Limits limits;
+    LogFormat logFormat = LogFormat::Json;
+    QtMsgType logLevel = QtInfoMsg;
+};
+
+} // namespace Confab::Server
