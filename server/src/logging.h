@@ -2,6 +2,7 @@
 
 #include "serverconfig.h"
 
+#include <QtCore/QDateTime>
 #include <QtCore/QJsonObject>
 #include <QtCore/QLoggingCategory>
 
@@ -22,5 +23,11 @@ void installLogHandler(LogFormat format, QtMsgType level);
 //! \a fields are merged into the JSON line. Never pass tokens or message bodies at info or above.
 void logEvent(const QLoggingCategory &category, QtMsgType type, const char *event,
               const QJsonObject &fields = {});
+
+//! \brief One log line as the handler writes it, without the newline. A \a message made by
+//! logEvent() is merged into the line as event and fields; any other message becomes
+//! event "message" with the text under "message". Exposed for tests.
+[[nodiscard]] QByteArray formatLogLine(LogFormat format, QtMsgType type, const char *category,
+                                       const QString &message, const QDateTime &time);
 
 } // namespace Confab::Server

@@ -1,1 +1,249 @@
 #include "server.h"
+
+#include "httpapi.h"
+#include "hub.h"
+#include "jwtverifier.h"
+#include "listener.h"
+#include "logging.h"
+#include "metrics.h"
+#include "session.h"
+
+#include <QtWebSockets/QWebSocket>
+#include <QtWebSockets/QWebSocketServer>
+
+#include <algorithm>
+
+using namespace Qt::StringLiterals;
+
+namespace Confab::Server {
+
+namespace {
+
+// Above this a frame is not even buffered: Qt closes the connection with 1009. Between the
+// configured limit and this, the client gets a MESSAGE_TOO_LARGE error and stays connected.
+constexpr qsizetype HardLimitFactor = 4;
+
+// Close codes; docs/protocol.md lists them. Reasons start with a machine-readable code.
+constexpr auto CloseIdle = QWebSocketProtocol::CloseCode(4000);
+
+} // namespace
+
+Server::Server(ServerConfig config, QObject *parent)
+    : QObject(parent),
+      m_config(std::move(config)),
+      m_metrics(std::make_unique<Metrics>()),
+      m_hub(std::make_unique<Hub>(*m_metrics))
+{
+    m_idleSweep.setInterval(std::clamp<std::chrono::milliseconds>(m_config.limits.idleTimeout / 4,
+                                                                  std::chrono::milliseconds(250),
+                                                                  std::chrono::milliseconds(5000)));
+    connect(&m_idleSweep, &QTimer::timeout, this, &Server::sweepIdle);
+    m_shutdownDeadline.setSingleShot(true);
+    connect(&m_shutdownDeadline, &QTimer::timeout, this, &Server::finishShutdown);
+}
+
+Server::~Server()
+{
+    // Sessions leave the hub as they go, so they must go while the hub still exists.
+    const auto sessions = m_sessions;
+    m_sessions.clear();
+    qDeleteAll(sessions);
+    delete m_http;
+    delete m_webSockets;
+}
+
+bool Server::start(QString *error)
+{
+    auto fail = [&](const QString &message) {
+        if (error)
+            *error = message;
+        logEvent(lcServer(), QtCriticalMsg, "server.start_failed", {{u"error"_s, message}});
+        return false;
+    };
+
+    if (m_config.auth.enabled) {
+        QString authError;
+        m_verifier = JwtVerifier::create(m_config.auth, &authError);
+        if (!m_verifier)
+            return fail(u"authentication is misconfigured: "_s + authError);
+    } else {
+        logEvent(lcAuth(), QtWarningMsg, "auth.disabled",
+                 {{u"message"_s, u"authentication is off: anyone can join any channel and "
+                                 "names are self-declared (set AUTH_ENABLED=true and AUTH_SECRET)"_s}});
+    }
+
+    m_webSockets = new QWebSocketServer(u"confab"_s, QWebSocketServer::NonSecureMode, this);
+    // Pending upgrades are taken at once in onNewWebSocket(); the default of 30 would only
+    // drop handshakes during a reconnect storm.
+    m_webSockets->setMaxPendingConnections(std::max(1024, m_config.listenBacklog));
+    m_webSockets->setHandshakeTimeout(int(m_config.limits.requestHeadTimeout.count()));
+    connect(m_webSockets, &QWebSocketServer::newConnection, this, &Server::onNewWebSocket);
+
+    m_http = new HttpApi(*this, this);
+    m_listener = new Listener(m_config, *m_metrics);
+    if (!m_listener->listen(m_config.bindAddress, m_config.port)) {
+        const auto message = u"cannot listen on %1:%2: %3"_s.arg(m_config.bindAddress.toString())
+                                 .arg(m_config.port)
+                                 .arg(m_listener->errorString());
+        delete m_listener;
+        m_listener = nullptr;
+        return fail(message);
+    }
+    m_listener->setWebSocketServer(m_webSockets, [](QByteArrayView path) {
+        return path == "/" || path == "/ws";
+    });
+    m_http->bind(m_listener);
+
+    m_uptime.start();
+    m_idleSweep.start();
+    logEvent(lcServer(), QtInfoMsg, "server.started",
+             {{u"bind"_s, m_config.bindAddress.toString()},
+              {u"port"_s, port()},
+              {u"auth"_s, m_verifier ? u"jwt"_s : u"open"_s},
+              {u"algorithms"_s, m_verifier ? m_verifier->algorithms().join(u',') : QString()}});
+    return true;
+}
+
+quint16 Server::port() const
+{
+    return m_listener ? m_listener->serverPort() : 0;
+}
+
+QUrl Server::webSocketUrl() const
+{
+    QUrl url;
+    url.setScheme(u"ws"_s);
+    const auto &bind = m_config.bindAddress;
+    const bool wildcard = bind == QHostAddress::Any || bind == QHostAddress::AnyIPv4
+        || bind == QHostAddress::AnyIPv6;
+    url.setHost(wildcard ? u"127.0.0.1"_s : bind.toString());
+    url.setPort(port());
+    url.setPath(u"/"_s);
+    return url;
+}
+
+QUrl Server::httpUrl() const
+{
+    QUrl url = webSocketUrl();
+    url.setScheme(u"http"_s);
+    url.setPath(QString());
+    return url;
+}
+
+namespace {
+Metrics::Gauges gaugesOf(const Server &server)
+{
+    return Metrics::Gauges{server.connectionCount(), server.hub().channelCount(),
+                           server.hub().membershipCount(), server.hub().presenceEntryCount(),
+                           server.uptimeSeconds()};
+}
+} // namespace
+
+QJsonObject Server::stats() const
+{
+    return m_metrics->toJson(gaugesOf(*this));
+}
+
+QByteArray Server::prometheusMetrics() const
+{
+    return m_metrics->prometheus(gaugesOf(*this));
+}
+
+void Server::onNewWebSocket()
+{
+    while (QWebSocket *socket = m_webSockets->nextPendingConnection()) {
+        auto refuse = [this, socket](QLatin1StringView code, const QString &message) {
+            m_metrics->rejected(QString(code));
+            logEvent(lcNet(), QtInfoMsg, "connection.refused",
+                     {{u"peer"_s, socket->peerAddress().toString()}, {u"code"_s, QString(code)}});
+            connect(socket, &QWebSocket::disconnected, socket, &QObject::deleteLater);
+            socket->close(QWebSocketProtocol::CloseCodePolicyViolated, QString(code) + u": "_s + message);
+        };
+        if (m_shuttingDown) {
+            connect(socket, &QWebSocket::disconnected, socket, &QObject::deleteLater);
+            socket->close(QWebSocketProtocol::CloseCodeGoingAway, u"Server shutting down"_s);
+            continue;
+        }
+        if (m_listener->takeOverLimit(socket->peerAddress(), socket->peerPort())) {
+            refuse("CONNECTION_LIMIT_PER_IP"_L1,
+                   u"more than %1 connections from this address"_s.arg(m_config.limits.maxConnectionsPerIp));
+            continue;
+        }
+        if (m_sessions.size() >= m_config.limits.maxConnections) {
+            refuse("CONNECTION_LIMIT"_L1,
+                   u"the server is at its limit of %1 connections"_s.arg(m_config.limits.maxConnections));
+            continue;
+        }
+
+        const auto hardLimit = quint64(m_config.limits.maxMessageBytes * HardLimitFactor);
+        socket->setMaxAllowedIncomingMessageSize(hardLimit);
+        socket->setMaxAllowedIncomingFrameSize(hardLimit);
+        const auto id = ++m_nextSessionId;
+        auto *session = new Session(id, socket, SessionContext{m_config, m_verifier.get(), *m_metrics, *m_hub}, this);
+        m_sessions.insert(id, session);
+        connect(session, &Session::finished, this, &Server::onSessionFinished);
+        m_metrics->connectionOpened();
+        logEvent(lcNet(), QtDebugMsg, "session.open",
+                 {{u"client"_s, session->clientId()},
+                  {u"peer"_s, socket->peerAddress().toString()},
+                  {u"path"_s, socket->requestUrl().path()}});
+        Q_EMIT sessionOpened(session->clientId());
+    }
+}
+
+void Server::onSessionFinished(Session *session)
+{
+    m_sessions.remove(session->subscriberId());
+    const auto clientId = session->clientId();
+    logEvent(lcNet(), QtDebugMsg, "session.closed",
+             {{u"client"_s, clientId},
+              {u"closeCode"_s, int(session->socket()->closeCode())},
+              {u"closeReason"_s, session->socket()->closeReason()}});
+    session->deleteLater();
+    Q_EMIT sessionClosed(clientId);
+    if (m_shuttingDown && m_sessions.isEmpty())
+        finishShutdown();
+}
+
+void Server::sweepIdle()
+{
+    const qint64 now = monotonicNs() / 1'000'000;
+    const qint64 limit = m_config.limits.idleTimeout.count();
+    for (auto *session : std::as_const(m_sessions)) {
+        if (now - session->lastActivityMs() > limit) {
+            m_metrics->rejected(u"IDLE_TIMEOUT"_s);
+            session->close(CloseIdle, u"IDLE_TIMEOUT: no frame for %1 ms"_s.arg(limit));
+        }
+    }
+}
+
+void Server::shutdown(std::chrono::milliseconds grace)
+{
+    if (m_shuttingDown)
+        return;
+    m_shuttingDown = true;
+    m_idleSweep.stop();
+    if (m_listener)
+        m_listener->close(); // stop accepting; open HTTP requests finish on their own
+    logEvent(lcServer(), QtInfoMsg, "server.shutting_down", {{u"connections"_s, connectionCount()}});
+    for (auto *session : std::as_const(m_sessions))
+        session->close(QWebSocketProtocol::CloseCodeGoingAway, u"Server shutting down"_s);
+    if (m_sessions.isEmpty()) {
+        QMetaObject::invokeMethod(this, &Server::finishShutdown, Qt::QueuedConnection);
+        return;
+    }
+    m_shutdownDeadline.start(grace);
+}
+
+void Server::finishShutdown()
+{
+    if (m_stopped)
+        return;
+    m_stopped = true;
+    m_shutdownDeadline.stop();
+    logEvent(lcServer(), QtInfoMsg, "server.stopped",
+             {{u"unclosed"_s, connectionCount()}, {u"uptimeSeconds"_s, uptimeSeconds()}});
+    Q_EMIT stopped();
+}
+
+} // namespace Confab::Server

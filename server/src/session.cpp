@@ -1,1 +1,533 @@
 #include "session.h"
+
+#include "hub.h"
+#include "logging.h"
+#include "metrics.h"
+#include "nativecodec.h"
+
+#include <ConfabProtocol/codes.h>
+
+#include <QtCore/QJsonArray>
+#include <QtCore/QJsonDocument>
+#include <QtCore/QRegularExpression>
+
+using namespace Qt::StringLiterals;
+
+namespace Confab::Server {
+
+namespace P = Confab::Protocol;
+namespace Ev = Confab::Protocol::Events;
+namespace Err = Confab::Protocol::Errors;
+
+namespace {
+
+qint64 monotonicMs()
+{
+    return monotonicNs() / 1'000'000;
+}
+
+// An oversized frame is not parsed, but its head usually names its ref and topic; reading them
+// lets the error reach the request that caused it instead of timing out on the client.
+struct Address
+{
+    std::optional<QString> ref;
+    QString topic;
+};
+
+Address peekAddress(const QString &message)
+{
+    static const QRegularExpression head(
+        uR"re(^\s*\[\s*(?:null|"[^"\\]{0,64}")\s*,\s*(null|"[^"\\]{0,64}")\s*,\s*"([^"\\]{1,255})")re"_s);
+    const auto m = head.match(QStringView(message).left(512));
+    if (!m.hasMatch())
+        return {};
+    Address a;
+    const auto ref = m.captured(1);
+    if (ref != "null"_L1)
+        a.ref = ref.mid(1, ref.size() - 2);
+    a.topic = m.captured(2);
+    return a;
+}
+
+// Reads an optional boolean member; false with \a error set when present with another type.
+bool readBool(const QJsonObject &o, QLatin1StringView key, bool &out, const QString &path, QString &error)
+{
+    const auto v = o.value(key);
+    if (v.isUndefined() || v.isNull())
+        return true;
+    if (!v.isBool()) {
+        error = path + " must be a boolean"_L1;
+        return false;
+    }
+    out = v.toBool();
+    return true;
+}
+
+bool readObject(const QJsonObject &o, QLatin1StringView key, QJsonObject &out, const QString &path,
+                QString &error)
+{
+    const auto v = o.value(key);
+    if (v.isUndefined() || v.isNull())
+        return true;
+    if (!v.isObject()) {
+        error = path + " must be an object"_L1;
+        return false;
+    }
+    out = v.toObject();
+    return true;
+}
+
+// Presence keys are identifiers; they are repeated in every presence frame, so keep them short.
+constexpr qsizetype MaxPresenceKeyLength = 255;
+
+} // namespace
+
+Session::Session(quint64 id, QWebSocket *socket, const SessionContext &context, QObject *parent)
+    : QObject(parent),
+      m_id(id),
+      m_clientId(u"client-"_s + QString::number(id)),
+      m_socket(socket),
+      m_context(context),
+      m_bucket(context.config.limits.messagesPerMinute, monotonicMs()),
+      m_strikes(context.config.limits.maxRejectsPerMinute),
+      m_lastActivityMs(monotonicMs())
+{
+    m_socket->setParent(this);
+    m_expiryTimer.setSingleShot(true);
+    connect(&m_expiryTimer, &QTimer::timeout, this, &Session::expireTokens);
+    connect(m_socket, &QWebSocket::textMessageReceived, this, &Session::onText);
+    connect(m_socket, &QWebSocket::binaryMessageReceived, this, &Session::onBinary);
+    // Queued: a socket can report its end while the hub is fanning out to it; the session
+    // must not leave channels (and change the member list) in the middle of that loop.
+    connect(m_socket, &QWebSocket::disconnected, this, &Session::onDisconnected, Qt::QueuedConnection);
+}
+
+Session::~Session()
+{
+    leaveAll();
+}
+
+void Session::deliver(const QString &frame)
+{
+    m_socket->sendTextMessage(frame);
+}
+
+void Session::sendFrame(const P::Frame &frame)
+{
+    m_socket->sendTextMessage(QString::fromUtf8(P::encodeFrame(frame)));
+    m_context.metrics.framesOut();
+}
+
+void Session::replyOk(const P::Frame &request, const QJsonObject &response)
+{
+    if (request.ref)
+        sendFrame(P::replyFrame(request.ref, request.topic, true, response));
+}
+
+void Session::close(QWebSocketProtocol::CloseCode code, const QString &reason)
+{
+    if (m_closing)
+        return;
+    m_closing = true;
+    m_socket->close(code, reason);
+}
+
+void Session::reject(QLatin1StringView code, const QString &reason, const std::optional<QString> &ref,
+                     const QString &topic, const QJsonObject &extra)
+{
+    m_context.metrics.rejected(QString(code));
+    logEvent(lcSession(), QtDebugMsg, "frame.rejected",
+             {{u"client"_s, m_clientId}, {u"code"_s, QString(code)}, {u"topic"_s, topic}});
+    if (!topic.isEmpty()) {
+        sendFrame(P::errorReplyFrame(ref, topic, code, reason, extra));
+    } else {
+        QJsonObject payload = extra;
+        payload.insert(u"code"_s, QString(code));
+        payload.insert(u"reason"_s, reason);
+        sendFrame(P::Frame{std::nullopt, std::nullopt, QString(P::Topics::System), QString(Ev::Error), payload});
+    }
+    if (m_strikes.strike(monotonicMs())) {
+        m_context.metrics.rejected(u"ABUSE_CLOSED"_s);
+        logEvent(lcSession(), QtInfoMsg, "session.closed_for_abuse",
+                 {{u"client"_s, m_clientId},
+                  {u"peer"_s, m_socket->peerAddress().toString()},
+                  {u"limit"_s, m_context.config.limits.maxRejectsPerMinute}});
+        close(QWebSocketProtocol::CloseCodePolicyViolated, u"Too many rejected frames"_s);
+    }
+}
+
+void Session::onText(const QString &message)
+{
+    if (m_closing)
+        return;
+    const qint64 receivedAt = monotonicNs();
+    m_lastActivityMs = receivedAt / 1'000'000;
+    m_context.metrics.frameIn();
+
+    const QByteArray utf8 = message.toUtf8();
+    const auto limit = m_context.config.limits.maxMessageBytes;
+    if (utf8.size() > limit) {
+        const auto address = peekAddress(message);
+        reject(Err::MessageTooLarge,
+               u"Frame of %1 bytes exceeds the limit of %2 bytes"_s.arg(utf8.size()).arg(limit),
+               address.ref, address.topic, {{u"limit"_s, qint64(limit)}});
+        return;
+    }
+    auto decoded = P::decodeFrame(utf8);
+    if (!decoded.ok()) {
+        reject(decoded.error.code, decoded.error.reason, decoded.error.ref, decoded.error.topic);
+        return;
+    }
+    handleFrame(*decoded.frame, receivedAt);
+}
+
+void Session::onBinary(const QByteArray &)
+{
+    if (m_closing)
+        return;
+    m_lastActivityMs = monotonicMs();
+    m_context.metrics.frameIn();
+    reject(Err::UnsupportedFrame, u"Binary frames are not supported; send JSON text frames"_s,
+           std::nullopt, {});
+}
+
+void Session::handleFrame(const P::Frame &frame, qint64 receivedAtNs)
+{
+    if (frame.topic == P::Topics::System) {
+        if (frame.event == Ev::Heartbeat)
+            sendFrame(P::replyFrame(frame.ref, frame.topic, true)); // always answered: liveness
+        else
+            reject(Err::InvalidTopic, u"Only heartbeat may be sent on $system"_s, frame.ref, frame.topic);
+        return;
+    }
+
+    // Heartbeats above are exempt: they are the client's liveness, not its traffic.
+    const qint64 now = receivedAtNs / 1'000'000;
+    if (!m_bucket.tryTake(now)) {
+        const auto retryAfter = m_bucket.retryAfterMs(now);
+        reject(Err::RateLimited,
+               u"More than %1 messages a minute; retry after %2 ms"_s
+                   .arg(m_context.config.limits.messagesPerMinute)
+                   .arg(retryAfter),
+               frame.ref, frame.topic, {{u"retry_after"_s, retryAfter}});
+        return;
+    }
+
+    if (frame.event == Ev::Join)
+        handleJoin(frame);
+    else if (frame.event == Ev::Leave)
+        handleLeave(frame);
+    else if (frame.event == Ev::Broadcast)
+        handleBroadcast(frame, receivedAtNs);
+    else if (frame.event == Ev::Presence)
+        handlePresence(frame, receivedAtNs);
+    else if (frame.event == Ev::PresenceState)
+        handlePresenceState(frame);
+    else if (frame.event == Ev::AccessToken)
+        handleAccessToken(frame);
+    else
+        reject(Err::UnknownEvent, u"Unknown event \"%1\""_s.arg(frame.event), frame.ref, frame.topic);
+}
+
+void Session::handleJoin(const P::Frame &frame)
+{
+    QString error;
+    QJsonObject config, broadcast, presence;
+    Membership membership;
+    QString presenceKey;
+    const auto &p = frame.payload;
+    if (!readObject(p, "config"_L1, config, u"config"_s, error)
+        || !readObject(config, "broadcast"_L1, broadcast, u"config.broadcast"_s, error)
+        || !readObject(config, "presence"_L1, presence, u"config.presence"_s, error)
+        || !readBool(broadcast, "self"_L1, membership.self, u"config.broadcast.self"_s, error)
+        || !readBool(broadcast, "ack"_L1, membership.ack, u"config.broadcast.ack"_s, error)) {
+        reject(Err::InvalidPayload, error, frame.ref, frame.topic);
+        return;
+    }
+    const auto keyValue = presence.value("key"_L1);
+    if (keyValue.isString()) {
+        if (keyValue.toString().size() > MaxPresenceKeyLength) {
+            reject(Err::InvalidPayload,
+                   u"config.presence.key must be at most %1 characters"_s.arg(MaxPresenceKeyLength),
+                   frame.ref, frame.topic);
+            return;
+        }
+        membership.presenceKey = keyValue.toString();
+    } else if (!keyValue.isUndefined() && !keyValue.isNull()) {
+        reject(Err::InvalidPayload, u"config.presence.key must be a string"_s, frame.ref, frame.topic);
+        return;
+    }
+    const auto tokenValue = p.value("access_token"_L1);
+    if (!tokenValue.isUndefined() && !tokenValue.isNull() && !tokenValue.isString()) {
+        reject(Err::InvalidPayload, u"access_token must be a string"_s, frame.ref, frame.topic);
+        return;
+    }
+
+    if (m_memberships.contains(frame.topic)) {
+        reject(Err::AlreadyJoined, u"Already joined this channel"_s, frame.ref, frame.topic);
+        return;
+    }
+    const int maxChannels = m_context.config.limits.maxChannelsPerConnection;
+    if (m_memberships.size() >= maxChannels) {
+        reject(Err::ChannelLimit,
+               u"A connection may join at most %1 channels"_s.arg(maxChannels), frame.ref,
+               frame.topic, {{u"limit"_s, maxChannels}});
+        return;
+    }
+
+    if (const auto *verifier = m_context.verifier) {
+        const auto token = tokenValue.toString();
+        if (token.isEmpty()) {
+            reject(Err::AuthTokenRequired, u"Access token required"_s, frame.ref, frame.topic);
+            return;
+        }
+        auto result = verifier->verify(token.toUtf8());
+        if (!result.ok()) {
+            logEvent(lcAuth(), QtInfoMsg, "auth.join_refused",
+                     {{u"client"_s, m_clientId}, {u"topic"_s, frame.topic},
+                      {u"code"_s, QString(result.error.code)}});
+            reject(result.error.code, result.error.reason, frame.ref, frame.topic);
+            return;
+        }
+        if (!channelAllowed(result.claims->channels, frame.topic)) {
+            logEvent(lcAuth(), QtInfoMsg, "auth.channel_denied",
+                     {{u"client"_s, m_clientId}, {u"topic"_s, frame.topic},
+                      {u"user"_s, result.claims->subject}});
+            reject(Err::AuthChannelDenied, u"Access denied to this channel"_s, frame.ref, frame.topic);
+            return;
+        }
+        membership.claims = std::move(result.claims);
+    }
+
+    const bool joined = m_context.hub.join(this, frame.topic, membership.self);
+    Q_ASSERT(joined); // the session's own bookkeeping said it was not a member
+    Q_UNUSED(joined);
+    m_memberships.insert(frame.topic, membership);
+    armExpiryTimer();
+    // The reply must come first: clients record the join before reading presence_state.
+    replyOk(frame);
+    sendPresenceState(frame.topic);
+}
+
+void Session::sendPresenceState(const QString &topic)
+{
+    m_socket->sendTextMessage(NativeCodec::presenceState(topic, m_context.hub.presence(topic)));
+    m_context.metrics.framesOut();
+}
+
+void Session::handleLeave(const P::Frame &frame)
+{
+    if (!m_memberships.contains(frame.topic)) {
+        if (m_context.hub.hasChannel(frame.topic))
+            reject(Err::NotJoined, u"Not a member of this channel"_s, frame.ref, frame.topic);
+        else
+            reject(Err::ChannelNotFound, u"Channel not found"_s, frame.ref, frame.topic);
+        return;
+    }
+    m_context.hub.leave(this, frame.topic); // untracks presence first: others get the leave diff
+    m_memberships.remove(frame.topic);
+    armExpiryTimer();
+    replyOk(frame);
+}
+
+void Session::handleBroadcast(const P::Frame &frame, qint64 receivedAtNs)
+{
+    const auto it = m_memberships.constFind(frame.topic);
+    if (it == m_memberships.cend()) {
+        reject(Err::NotJoined, u"Not joined to channel"_s, frame.ref, frame.topic);
+        return;
+    }
+    const auto &p = frame.payload;
+    const auto type = p.value("type"_L1);
+    if (!type.isUndefined() && type != QJsonValue(u"broadcast"_s)) {
+        reject(Err::InvalidPayload, u"payload.type must be \"broadcast\""_s, frame.ref, frame.topic);
+        return;
+    }
+    const auto event = p.value("event"_L1);
+    if (!event.isString() || event.toString().isEmpty()
+        || event.toString().size() > P::Bounds::MaxEventLength) {
+        reject(Err::InvalidPayload,
+               u"payload.event must be a non-empty string of at most %1 characters"_s.arg(P::Bounds::MaxEventLength),
+               frame.ref, frame.topic);
+        return;
+    }
+    const int recipients = m_context.hub.broadcast(this, frame.topic, event.toString(),
+                                                   p.value("payload"_L1), receivedAtNs);
+    if (it->ack)
+        replyOk(frame, {{u"recipientCount"_s, recipients}});
+}
+
+void Session::handlePresence(const P::Frame &frame, qint64 receivedAtNs)
+{
+    const auto it = m_memberships.constFind(frame.topic);
+    if (it == m_memberships.cend()) {
+        reject(Err::NotJoined, u"Not joined to channel"_s, frame.ref, frame.topic);
+        return;
+    }
+    const auto &p = frame.payload;
+    QString error;
+    QJsonObject inner;
+    if (!readObject(p, "payload"_L1, inner, u"payload.payload"_s, error)) {
+        reject(Err::InvalidPayload, error, frame.ref, frame.topic);
+        return;
+    }
+    // The key may come with the presence payload; an empty string is a valid key.
+    std::optional<QString> key;
+    for (const auto &v : {inner.value("key"_L1), p.value("key"_L1)}) {
+        if (v.isString()) {
+            key = v.toString();
+            break;
+        }
+        if (!v.isUndefined() && !v.isNull()) {
+            reject(Err::InvalidPayload, u"presence key must be a string"_s, frame.ref, frame.topic);
+            return;
+        }
+    }
+    if (key && key->size() > MaxPresenceKeyLength) {
+        reject(Err::InvalidPayload,
+               u"presence key must be at most %1 characters"_s.arg(MaxPresenceKeyLength), frame.ref,
+               frame.topic);
+        return;
+    }
+
+    const auto event = p.value("event"_L1).toString();
+    if (event == "track"_L1) {
+        QJsonObject meta;
+        if (!readObject(inner, "meta"_L1, meta, u"payload.payload.meta"_s, error)) {
+            reject(Err::InvalidPayload, error, frame.ref, frame.topic);
+            return;
+        }
+        const auto metaBytes = QJsonDocument(meta).toJson(QJsonDocument::Compact).size();
+        const auto limit = m_context.config.limits.maxPresenceMetaBytes;
+        if (metaBytes > limit) {
+            reject(Err::PresenceTooLarge,
+                   u"Presence meta of %1 bytes exceeds the limit of %2 bytes"_s.arg(metaBytes).arg(limit),
+                   frame.ref, frame.topic, {{u"limit"_s, qint64(limit)}});
+            return;
+        }
+        const QString resolved = key ? *key : it->presenceKey.value_or(m_clientId);
+        replyOk(frame);
+        m_context.hub.track(this, frame.topic, resolved, meta, receivedAtNs);
+    } else if (event == "untrack"_L1) {
+        replyOk(frame); // untracking nothing is still ok
+        m_context.hub.untrack(this, frame.topic, key, receivedAtNs);
+    } else {
+        reject(Err::InvalidPayload, u"payload.event must be \"track\" or \"untrack\""_s, frame.ref,
+               frame.topic);
+    }
+}
+
+void Session::handlePresenceState(const P::Frame &frame)
+{
+    if (!m_memberships.contains(frame.topic)) {
+        reject(Err::NotJoined, u"Not joined to channel"_s, frame.ref, frame.topic);
+        return;
+    }
+    sendPresenceState(frame.topic);
+}
+
+void Session::handleAccessToken(const P::Frame &frame)
+{
+    auto it = m_memberships.find(frame.topic);
+    if (it == m_memberships.end()) {
+        reject(Err::NotJoined, u"Not joined to channel"_s, frame.ref, frame.topic);
+        return;
+    }
+    const auto tokenValue = frame.payload.value("access_token"_L1);
+    if (!tokenValue.isString()) {
+        reject(Err::InvalidPayload, u"access_token must be a string"_s, frame.ref, frame.topic);
+        return;
+    }
+    const auto *verifier = m_context.verifier;
+    if (!verifier) { // open mode: there is nothing to refresh
+        replyOk(frame);
+        return;
+    }
+    if (tokenValue.toString().isEmpty()) {
+        reject(Err::AuthTokenRequired, u"Access token required"_s, frame.ref, frame.topic);
+        return;
+    }
+    auto result = verifier->verify(tokenValue.toString().toUtf8());
+    if (!result.ok()) {
+        // The channel stays open under its current token, which still expires on its own.
+        reject(result.error.code, result.error.reason, frame.ref, frame.topic);
+        return;
+    }
+    if (it->claims && it->claims->subject != result.claims->subject) {
+        reject(Err::AuthInvalidToken, u"Token is for another user than the channel's"_s, frame.ref,
+               frame.topic);
+        return;
+    }
+    if (!channelAllowed(result.claims->channels, frame.topic)) {
+        // The user's rights changed: the channel is closed, not merely refused a refresh.
+        reject(Err::AuthChannelDenied, u"Access denied to this channel"_s, frame.ref, frame.topic);
+        closeChannel(frame.topic, Err::AuthChannelDenied, u"Access denied to this channel"_s);
+        return;
+    }
+    it->claims = std::move(result.claims);
+    armExpiryTimer();
+    replyOk(frame);
+}
+
+void Session::closeChannel(const QString &topic, QLatin1StringView code, const QString &reason)
+{
+    if (!m_memberships.remove(topic))
+        return;
+    m_context.hub.leave(this, topic);
+    armExpiryTimer();
+    sendFrame(P::Frame{std::nullopt, std::nullopt, topic, QString(Ev::Close),
+                       {{u"code"_s, QString(code)}, {u"reason"_s, reason}}});
+}
+
+void Session::armExpiryTimer()
+{
+    std::optional<QDateTime> earliest;
+    for (const auto &m : std::as_const(m_memberships)) {
+        if (m.claims && m.claims->expiry && (!earliest || *m.claims->expiry < *earliest))
+            earliest = m.claims->expiry;
+    }
+    if (!earliest) {
+        m_expiryTimer.stop();
+        return;
+    }
+    const auto ms = std::max<qint64>(0, QDateTime::currentDateTimeUtc().msecsTo(*earliest));
+    // QTimer takes int milliseconds; far-future expiries are re-armed when the timer fires.
+    m_expiryTimer.start(int(std::min<qint64>(ms + 1, 24LL * 3600 * 1000)));
+}
+
+void Session::expireTokens()
+{
+    const auto now = QDateTime::currentDateTimeUtc();
+    QStringList expired;
+    for (auto it = m_memberships.cbegin(); it != m_memberships.cend(); ++it) {
+        if (it->claims && it->claims->expiry && *it->claims->expiry <= now)
+            expired.append(it.key());
+    }
+    for (const auto &topic : std::as_const(expired)) {
+        logEvent(lcAuth(), QtInfoMsg, "auth.token_expired",
+                 {{u"client"_s, m_clientId}, {u"topic"_s, topic}});
+        m_context.metrics.rejected(QString(Err::AuthTokenExpired));
+        closeChannel(topic, Err::AuthTokenExpired, u"Token expired"_s);
+    }
+    armExpiryTimer();
+}
+
+void Session::leaveAll()
+{
+    const auto topics = m_memberships.keys();
+    m_memberships.clear();
+    for (const auto &topic : topics)
+        m_context.hub.leave(this, topic); // each leave sends the presence leaves to the others
+}
+
+void Session::onDisconnected()
+{
+    if (m_finished)
+        return;
+    m_finished = true;
+    m_expiryTimer.stop();
+    leaveAll();
+    Q_EMIT finished(this);
+}
+
+} // namespace Confab::Server
