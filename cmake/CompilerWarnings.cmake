@@ -9,8 +9,9 @@ function(confab_set_target_defaults target)
         QT_NO_FOREACH
         QT_NO_KEYWORDS
         QT_USE_QSTRINGBUILDER)
-    target_compile_options(${target} PRIVATE -Wall -Wextra -Wpedantic -Wshadow=local
-        -Wnon-virtual-dtor -Wcast-align -Woverloaded-virtual -Wimplicit-fallthrough)
+    target_compile_options(${target} PRIVATE -Wall -Wextra -Wpedantic
+        -Wnon-virtual-dtor -Wcast-align -Woverloaded-virtual -Wimplicit-fallthrough
+        $<$<CXX_COMPILER_ID:GNU>:-Wshadow=local>)
     if(CONFAB_WERROR)
         target_compile_options(${target} PRIVATE -Werror)
     endif()
