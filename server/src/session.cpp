@@ -195,7 +195,7 @@ void Session::handleFrame(const P::Frame &frame, qint64 receivedAtNs)
 {
     if (frame.topic == P::Topics::System) {
         if (frame.event == Ev::Heartbeat)
-            sendFrame(P::replyFrame(frame.ref, frame.topic, true)); // always answered: liveness
+            replyOk(frame); // a null ref asks for no reply; idle time is reset either way
         else
             reject(Err::InvalidTopic, u"Only heartbeat may be sent on $system"_s, frame.ref, frame.topic);
         return;
