@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Confab quick start for a fresh Debian 12 machine.
+#
+#   scripts/quickstart.sh run  [server options]   install what is missing, build, run Confab
+#   scripts/quickstart.sh test [ctest options]    install what is missing, build, run every test
+#   scripts/quickstart.sh deps                    only install what is missing
+#
+# Idempotent: packages already present are not reinstalled, and the build is incremental.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+build="${CONFAB_BUILD_DIR:-$here/build}"
+
+# Every Debian package the build and the tests need. Keep in sync with README "Requirements".
+apt_packages=(
+    build-essential cmake ninja-build pkg-config
+    qt6-base-dev qt6-websockets-dev qt6-httpserver-dev
+    libcpp-jwt-dev nlohmann-json3-dev libssl-dev
+)
+
+as_root() {
+    if [ "$(id -u)" -eq 0 ]; then
+        "$@"
+    elif command -v sudo >/dev/null 2>&1; then
+        sudo "$@"
+    else
+        echo "quickstart: need root to install packages (run as root or install sudo)" >&2
+        exit 1
+    fi
+}
+
+install_deps() {
+    local missing=()
+    for p in "${apt_packages[@]}"; do
+        if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+            missing+=("$p")
+        fi
+    done
+    if [ "${#missing[@]}" -gt 0 ]; then
+        echo "quickstart: installing ${missing[*]}"
+        as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q
+        as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+    fi
+}
+
+build() {
+    cmake -S "$here" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
+    cmake --build "$build" --parallel
+}
+
+cmd="${1:-}"
+[ $# -gt 0 ] && shift
+case "$cmd" in
+    deps)
+        install_deps
+        ;;
+    run)
+        install_deps
+        build
+        echo "quickstart: Confab server on ws://localhost:4000 and http://localhost:4000 (Ctrl+C stops it)"
+        exec "$build/server/confab-server" --log-format text "$@"
+        ;;
+    test)
+        install_deps
+        build
+        cd "$build"
+        exec ctest --output-on-failure --parallel "$(nproc)" "$@"
+        ;;
+    *)
+        sed -n '2,8p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+        exit 2
+        ;;
+esac
