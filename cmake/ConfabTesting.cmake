@@ -15,5 +15,5 @@ function(confab_add_test name)
     set_tests_properties(${name} PROPERTIES
         LABELS "${ARG_LABELS}"
         TIMEOUT ${ARG_TIMEOUT}
-        ENVIRONMENT "QT_QPA_PLATFORM=offscreen;QT_NO_GLIB=1;CONFAB_TEST_DATA=${PROJECT_SOURCE_DIR}/tests/data;QT_LOGGING_RULES=confab.*.debug=false\\;confab.*.info=false")
+        ENVIRONMENT "QT_QPA_PLATFORM=offscreen;QT_NO_GLIB=1;QT_LOGGING_RULES=confab.*.debug=false\\;confab.*.info=false")
 endfunction()

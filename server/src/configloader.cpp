@@ -457,6 +457,9 @@ std::vector<Option> buildOptions()
     options.push_back(sizeOption(u"--max-presence-meta-bytes"_s, u"MAX_PRESENCE_META_BYTES"_s,
                                  u"Largest presence metadata. It is a name and a status; more is multiplied by every member."_s,
                                  [](auto &c) -> auto & { return c.limits.maxPresenceMetaBytes; }));
+    options.push_back(sizeOption(u"--max-send-buffer-bytes"_s, u"MAX_SEND_BUFFER_BYTES"_s,
+                                 u"Unsent data held for one client before it is closed as too slow (1008). Bounds memory per reader."_s,
+                                 [](auto &c) -> auto & { return c.limits.maxSendBufferBytes; }));
     options.push_back(countOption(u"--max-rejects-per-minute"_s, u"MAX_REJECTS_PER_MINUTE"_s,
                                   u"Rejected frames before a client is closed (1008). Honest clients see only a few errors."_s,
                                   [](auto &c) -> auto & { return c.limits.maxRejectsPerMinute; }));

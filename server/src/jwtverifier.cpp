@@ -2,11 +2,14 @@
 
 #include "ConfabProtocol/codes.h"
 
+#include <QtCore/QCryptographicHash>
 #include <QtCore/QFile>
 #include <QtCore/QJsonDocument>
+#include <QtCore/QMessageAuthenticationCode>
 
 #include <jwt/jwt.hpp>
 #include <nlohmann/json.hpp>
+#include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/objects.h>
@@ -345,7 +348,23 @@ VerifyResult JwtVerifier::Private::verify(std::string_view token) const
 
     // cpp-jwt's decode checks exp/iss/nbf before the signature; checking it first means a forged
     // token is always reported as one, whatever claims it makes.
-    {
+    if (isHmac(algorithmName)) {
+        // cpp-jwt compares HMACs with ==, which leaks how many leading bytes matched; compare
+        // in constant time instead. (Its decode below re-checks only signatures already valid.)
+        const auto hash = algorithmName == "HS256"_L1 ? QCryptographicHash::Sha256
+                        : algorithmName == "HS384"_L1 ? QCryptographicHash::Sha384
+                                                      : QCryptographicHash::Sha512;
+        const auto signedPart = token.substr(0, secondDot);
+        const QByteArray expected = QMessageAuthenticationCode::hash(
+            QByteArray::fromRawData(signedPart.data(), qsizetype(signedPart.size())),
+            QByteArray::fromRawData(key.data(), qsizetype(key.size())), hash);
+        const auto decoded = QByteArray::fromBase64Encoding(
+            QByteArray(signaturePart.data(), qsizetype(signaturePart.size())),
+            QByteArray::Base64UrlEncoding | QByteArray::AbortOnBase64DecodingErrors);
+        if (!decoded || decoded.decoded.size() != expected.size()
+            || CRYPTO_memcmp(decoded.decoded.constData(), expected.constData(), size_t(expected.size())) != 0)
+            return badSignature();
+    } else {
         const jwt::jwt_header signedHeader{jwt::str_to_alg(algorithm)};
         jwt::jwt_signature signature{key};
         const auto [valid, ec] = signature.verify(

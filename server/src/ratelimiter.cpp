@@ -1,7 +1,6 @@
 #include "ratelimiter.h"
 
 #include <algorithm>
-#include <cmath>
 
 namespace Confab::Server {
 
@@ -10,17 +9,14 @@ constexpr qint64 WindowMs = 60'000;
 }
 
 TokenBucket::TokenBucket(int perMinute, qint64 nowMs)
-    : m_capacity(std::max(1, perMinute)),
-      m_tokens(m_capacity),
-      m_perMs(m_capacity / double(WindowMs)),
-      m_last(nowMs)
+    : m_rate(std::max(1, perMinute)), m_capacity(m_rate * WindowMs), m_units(m_capacity), m_last(nowMs)
 {
 }
 
 void TokenBucket::refill(qint64 nowMs)
 {
     if (nowMs > m_last) {
-        m_tokens = std::min(m_capacity, m_tokens + double(nowMs - m_last) * m_perMs);
+        m_units = std::min(m_capacity, m_units + (nowMs - m_last) * m_rate);
         m_last = nowMs;
     }
 }
@@ -28,18 +24,18 @@ void TokenBucket::refill(qint64 nowMs)
 bool TokenBucket::tryTake(qint64 nowMs)
 {
     refill(nowMs);
-    if (m_tokens < 1.0)
+    if (m_units < WindowMs)
         return false;
-    m_tokens -= 1.0;
+    m_units -= WindowMs;
     return true;
 }
 
 qint64 TokenBucket::retryAfterMs(qint64 nowMs)
 {
     refill(nowMs);
-    if (m_tokens >= 1.0)
+    if (m_units >= WindowMs)
         return 0;
-    return qint64(std::ceil((1.0 - m_tokens) / m_perMs));
+    return (WindowMs - m_units + m_rate - 1) / m_rate;
 }
 
 void StrikeCounter::expire(qint64 nowMs)

@@ -22,9 +22,11 @@ public:
 private:
     void refill(qint64 nowMs);
 
-    double m_capacity;
-    double m_tokens;
-    double m_perMs;
+    // Integer arithmetic, so a client that waits exactly retryAfterMs() is admitted: a token is
+    // WindowMs units, and every millisecond adds m_rate units (floating point drifted by 1 ms).
+    qint64 m_rate;
+    qint64 m_capacity;
+    qint64 m_units;
     qint64 m_last;
 };
 

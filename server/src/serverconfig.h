@@ -40,6 +40,9 @@ struct Limits
     int messagesPerMinute = 600;
     //! Presence metadata is a name and a status; anything bigger is multiplied by every member.
     qsizetype maxPresenceMetaBytes = 10 * 1024;
+    //! A client that stops reading must not make the server hold its frames without bound;
+    //! 8 MiB is tens of thousands of chat frames. Over it the client is closed (1008).
+    qsizetype maxSendBufferBytes = 8 * 1024 * 1024;
     //! Honest clients see a few errors; a client rejected this often in a minute is closed (1008).
     int maxRejectsPerMinute = 60;
     //! Clients heartbeat every 25 s by default; 60 s tolerates one lost heartbeat plus latency.

@@ -77,6 +77,9 @@ bool readObject(const QJsonObject &o, QLatin1StringView key, QJsonObject &out, c
     return true;
 }
 
+// How long a closing peer has to answer our close frame before the socket is dropped.
+constexpr std::chrono::seconds CloseGrace{5};
+
 // Presence keys are identifiers; they are repeated in every presence frame, so keep them short.
 constexpr qsizetype MaxPresenceKeyLength = 255;
 
@@ -109,12 +112,28 @@ Session::~Session()
 
 void Session::deliver(const QString &frame)
 {
+    send(frame);
+}
+
+void Session::send(const QString &frame)
+{
+    if (m_closing)
+        return;
     m_socket->sendTextMessage(frame);
+    const auto buffered = m_socket->bytesToWrite();
+    const auto limit = m_context.config.limits.maxSendBufferBytes;
+    if (buffered > limit) {
+        m_context.metrics.rejected(u"SLOW_CONSUMER"_s);
+        logEvent(lcSession(), QtInfoMsg, "session.slow_consumer",
+                 {{u"client"_s, m_clientId}, {u"buffered"_s, buffered}, {u"limit"_s, qint64(limit)}});
+        close(QWebSocketProtocol::CloseCodePolicyViolated,
+              u"SLOW_CONSUMER: more than %1 bytes waiting to be sent"_s.arg(limit));
+    }
 }
 
 void Session::sendFrame(const P::Frame &frame)
 {
-    m_socket->sendTextMessage(QString::fromUtf8(P::encodeFrame(frame)));
+    send(QString::fromUtf8(P::encodeFrame(frame)));
     m_context.metrics.framesOut();
 }
 
@@ -130,6 +149,8 @@ void Session::close(QWebSocketProtocol::CloseCode code, const QString &reason)
         return;
     m_closing = true;
     m_socket->close(code, reason);
+    // A peer that never answers the close (or never reads at all) must not keep the socket.
+    QTimer::singleShot(CloseGrace, m_socket, &QWebSocket::abort);
 }
 
 void Session::reject(QLatin1StringView code, const QString &reason, const std::optional<QString> &ref,
@@ -311,7 +332,7 @@ void Session::handleJoin(const P::Frame &frame)
 
 void Session::sendPresenceState(const QString &topic)
 {
-    m_socket->sendTextMessage(NativeCodec::presenceState(topic, m_context.hub.presence(topic)));
+    send(NativeCodec::presenceState(topic, m_context.hub.presence(topic)));
     m_context.metrics.framesOut();
 }
 

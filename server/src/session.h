@@ -78,6 +78,7 @@ private:
     void handlePresenceState(const Protocol::Frame &frame);
     void handleAccessToken(const Protocol::Frame &frame);
 
+    void send(const QString &frame); //!< every outgoing frame; enforces the send-buffer limit
     void sendFrame(const Protocol::Frame &frame);
     void sendPresenceState(const QString &topic);
     void replyOk(const Protocol::Frame &request, const QJsonObject &response = {});

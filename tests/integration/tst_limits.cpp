@@ -47,6 +47,7 @@ private Q_SLOTS:
     void messageRate();
     void presenceMetaSize();
     void repeatedAbuseClosesTheConnection();
+    void slowConsumerIsClosed();
     void idleConnectionsAreClosed();
 
 private:
@@ -233,6 +234,38 @@ void tst_Limits::repeatedAbuseClosesTheConnection()
 
     const auto ref = other->push(u"room:calm"_s, u"broadcast"_s, broadcast(1));
     QVERIFY(isOk(other->waitForReply(ref, u"room:calm"_s)));
+}
+
+void tst_Limits::slowConsumerIsClosed()
+{
+    auto server = startWith([](S::Limits &l) {
+        l.maxSendBufferBytes = 256 * 1024;
+        l.maxMessageBytes = 200 * 1024;
+    });
+    QVERIFY(server);
+    auto sender = connect(*server);
+    auto reader = connect(*server);
+    QVERIFY(sender && reader);
+    QVERIFY(isOk(sender->join(u"room:flood"_s, AckConfig)));
+    QVERIFY(isOk(reader->join(u"room:flood"_s)));
+
+    // A client that joins and then stops reading: its kernel buffers fill, then the server's.
+    Confab::Testing::RawWebSocket stalled;
+    QVERIFY(stalled.open(u"127.0.0.1"_s, server->port()));
+    stalled.sendFrame(0x1, QByteArrayLiteral(R"([null,"1","room:flood","chan:join",{}])"));
+    QTRY_COMPARE(server->server().hub().channel(u"room:flood"_s)->memberCount, 3);
+    stalled.stopReading();
+
+    const QString chunk(150 * 1024, u'x');
+    for (int i = 0; i < 200 && server->server().metrics().rejectedCount(u"SLOW_CONSUMER"_s) == 0; ++i) {
+        const auto ref = sender->push(u"room:flood"_s, u"broadcast"_s, broadcast(chunk));
+        QVERIFY(isOk(sender->waitForReply(ref, u"room:flood"_s, 10000)));
+        QVERIFY(reader->waitForEvent(u"room:flood"_s, u"broadcast"_s, 10000)); // the reader keeps up
+    }
+    QCOMPARE(server->server().metrics().rejectedCount(u"SLOW_CONSUMER"_s), 1u);
+    // It cannot read our close frame, so it is dropped after the close grace period.
+    QTRY_COMPARE_WITH_TIMEOUT(server->server().hub().channel(u"room:flood"_s)->memberCount, 2, 10000);
+    QVERIFY(sender->sync() && reader->sync());
 }
 
 void tst_Limits::idleConnectionsAreClosed()

@@ -220,6 +220,12 @@ void RawWebSocket::sendFrame(int opcode, const QByteArray &payload)
     m_socket.write(frame);
 }
 
+void RawWebSocket::stopReading()
+{
+    disconnect(&m_socket, &QTcpSocket::readyRead, this, nullptr);
+    m_socket.setReadBufferSize(1); // a full read buffer makes Qt stop reading from the kernel
+}
+
 bool RawWebSocket::parseOne()
 {
     if (m_buffer.size() < 2)

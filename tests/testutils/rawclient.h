@@ -101,6 +101,9 @@ public:
     std::optional<Message> waitForMessage(int timeoutMs = 5000);
     //! \brief Waits for a close frame; returns its code (or nullopt).
     std::optional<int> waitForClose(int timeoutMs = 5000);
+    //! \brief Stops reading from the socket, like a client that hangs: the kernel buffers fill
+    //! and the server has to hold (or drop) what it sends.
+    void stopReading();
     QTcpSocket &socket() { return m_socket; }
 
 private:

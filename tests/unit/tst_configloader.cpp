@@ -90,6 +90,7 @@ qint64 numericField(const ServerConfig &config, const QString &flag)
         {u"--max-channels-per-connection"_s, l.maxChannelsPerConnection},
         {u"--messages-per-minute"_s, l.messagesPerMinute},
         {u"--max-presence-meta-bytes"_s, l.maxPresenceMetaBytes},
+        {u"--max-send-buffer-bytes"_s, l.maxSendBufferBytes},
         {u"--max-rejects-per-minute"_s, l.maxRejectsPerMinute},
         {u"--idle-timeout"_s, l.idleTimeout.count()},
         {u"--http-max-header-bytes"_s, l.httpMaxHeaderBytes},
@@ -116,7 +117,7 @@ bool sameConfig(const ServerConfig &a, const ServerConfig &b)
         && x.maxChannelsPerConnection == y.maxChannelsPerConnection
         && x.messagesPerMinute == y.messagesPerMinute
         && x.maxPresenceMetaBytes == y.maxPresenceMetaBytes
-        && x.maxRejectsPerMinute == y.maxRejectsPerMinute && x.idleTimeout == y.idleTimeout
+        && x.maxSendBufferBytes == y.maxSendBufferBytes && x.maxRejectsPerMinute == y.maxRejectsPerMinute && x.idleTimeout == y.idleTimeout
         && x.httpMaxHeaderBytes == y.httpMaxHeaderBytes && x.httpMaxBodyBytes == y.httpMaxBodyBytes
         && x.httpIdleTimeout == y.httpIdleTimeout && x.requestHeadTimeout == y.requestHeadTimeout;
 }
@@ -578,6 +579,7 @@ void tst_ConfigLoader::helpListsEveryOption()
         {u"--max-channels-per-connection", u"MAX_CHANNELS_PER_CONNECTION"},
         {u"--messages-per-minute", u"MESSAGES_PER_MINUTE"},
         {u"--max-presence-meta-bytes", u"MAX_PRESENCE_META_BYTES"},
+        {u"--max-send-buffer-bytes", u"MAX_SEND_BUFFER_BYTES"},
         {u"--max-rejects-per-minute", u"MAX_REJECTS_PER_MINUTE"},
         {u"--idle-timeout", u"IDLE_TIMEOUT"},
         {u"--http-max-header-bytes", u"HTTP_MAX_HEADER_BYTES"},
@@ -630,7 +632,7 @@ void tst_ConfigLoader::helpDefaultsRoundTrip()
         QVERIFY2(sameConfig(parsed.config, ServerConfig()), qPrintable(flag + u" " + shown));
         ++checked;
     }
-    QCOMPARE(checked, 26);
+    QCOMPARE(checked, 27);
 }
 
 void tst_ConfigLoader::logJsonOrdinary()

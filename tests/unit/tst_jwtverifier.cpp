@@ -24,7 +24,7 @@ const QJsonValue Removed(QJsonValue::Undefined);
 
 QString dataFile(const QString &name)
 {
-    return qEnvironmentVariable("CONFAB_TEST_DATA") + u"/jwt/"_s + name;
+    return QStringLiteral(CONFAB_TEST_DATA_DIR) + u"/jwt/"_s + name;
 }
 
 QByteArray b64(const QByteArray &data)
@@ -159,7 +159,7 @@ private Q_SLOTS:
 
 void tst_JwtVerifier::initTestCase()
 {
-    QVERIFY2(qEnvironmentVariableIsSet("CONFAB_TEST_DATA"), "run through ctest");
+    QVERIFY2(QFileInfo::exists(QStringLiteral(CONFAB_TEST_DATA_DIR)), CONFAB_TEST_DATA_DIR);
     QVERIFY(QFile::exists(dataFile(u"rsa_public.pem"_s)));
     QVERIFY(QFile::exists(dataFile(u"interop.json"_s)));
 }

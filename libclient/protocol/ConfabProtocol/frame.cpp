@@ -23,7 +23,7 @@ bool readRef(const QJsonValue &v, std::optional<QString> &out)
         out.reset();
         return true;
     }
-    if (!v.isString() || v.toString().size() > Bounds::MaxRefLength)
+    if (!v.isString() || v.toString().size() > Bounds::MaxRefLength || !QStringView(v.toString()).isValidUtf16())
         return false;
     out = v.toString();
     return true;
@@ -34,7 +34,9 @@ bool validTopic(const QJsonValue &v)
     if (!v.isString())
         return false;
     const auto s = v.toString();
-    return !s.isEmpty() && s.size() <= Bounds::MaxTopicLength;
+    // An escaped lone surrogate (\ud800) parses as JSON but is not text: it would print as "?"
+    // in logs and metrics and could make two topics look alike.
+    return !s.isEmpty() && s.size() <= Bounds::MaxTopicLength && QStringView(s).isValidUtf16();
 }
 
 QJsonValue refValue(const std::optional<QString> &ref)
@@ -81,7 +83,7 @@ DecodeResult decodeFrame(const QByteArray &utf8)
                     ref, {});
     const auto event = a.at(3);
     if (!event.isString() || event.toString().isEmpty()
-        || event.toString().size() > Bounds::MaxEventLength)
+        || event.toString().size() > Bounds::MaxEventLength || !QStringView(event.toString()).isValidUtf16())
         return fail(Errors::InvalidEvent,
                     u"event must be a non-empty string of at most %1 characters"_s.arg(Bounds::MaxEventLength),
                     ref, topic);
