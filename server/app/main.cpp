@@ -55,17 +55,17 @@ int main(int argc, char *argv[])
         logEvent(lcServer(), QtWarningMsg, "config.warning", {{u"message"_s, w}});
 
     Server server(loaded.config);
-    QString error;
-    if (!server.start(&error)) {
-        err << "confab-server: " << error << '\n';
-        return 1;
-    }
-
+    // Handlers first: a supervisor may send SIGTERM as soon as it sees "server.started".
     ShutdownSignals signals_;
     QObject::connect(&signals_, &ShutdownSignals::received, &server, [&server](int signalNumber) {
         logEvent(lcServer(), QtInfoMsg, "server.signal", {{u"signal"_s, signalNumber}});
         server.shutdown();
     });
+    QString error;
+    if (!server.start(&error)) {
+        err << "confab-server: " << error << '\n';
+        return 1;
+    }
     QObject::connect(&server, &Server::stopped, &app, [] { QCoreApplication::exit(0); });
     return QCoreApplication::exec();
 }

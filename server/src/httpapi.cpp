@@ -11,6 +11,9 @@
 
 #include <QtCore/QJsonArray>
 #include <QtCore/QJsonDocument>
+
+#include <functional>
+#include <vector>
 #include <QtHttpServer/QHttpServer>
 #include <QtHttpServer/QHttpServerRequest>
 #include <QtHttpServer/QHttpServerResponse>
@@ -74,8 +77,8 @@ struct HttpApi::Private
         return std::nullopt;
     }
 
-    //! Registers \a path for \a method; other methods get 405, and \a secured routes need a
-    //! Bearer token when auth is on.
+    //! Every request of a route: counts it, answers another method with 405, and checks the
+    //! Bearer token of \a secured routes when auth is on.
     template<typename Handler>
     QHttpServerResponse serve(const QHttpServerRequest &request, Method method, bool secured,
                               const Handler &handler)
@@ -90,22 +93,30 @@ struct HttpApi::Private
         return handler(request);
     }
 
-    //! Registers \a path for \a method; other methods get 405, and \a secured routes need a
-    //! Bearer token when auth is on. A path with `<arg>` passes the request only: handlers read
-    //! the raw path themselves, because the router's argument is already percent-decoded.
     template<typename Handler>
     void route(const char *path, Method method, bool secured, Handler handler)
     {
-        if (QByteArrayView(path).contains("<arg>")) {
-            http.route(QString::fromLatin1(path),
-                       [=, this](const QString &, const QHttpServerRequest &request) {
-                           return serve(request, method, secured, handler);
-                       });
-        } else {
-            http.route(QString::fromLatin1(path), [=, this](const QHttpServerRequest &request) {
-                return serve(request, method, secured, handler);
-            });
-        }
+        http.route(QString::fromLatin1(path), [=, this](const QHttpServerRequest &request) {
+            return serve(request, method, secured, handler);
+        });
+    }
+
+    //! Paths with a parameter (`/api/channels/<topic>`) are matched here, on the still-encoded
+    //! path: QHttpServer 6.4 decodes the path before routing, so a topic with an encoded '/'
+    //! (%2F) would otherwise split into two segments and match nothing.
+    struct PrefixRoute
+    {
+        QByteArray prefix;
+        std::function<QHttpServerResponse(const QHttpServerRequest &)> handle;
+    };
+    std::vector<PrefixRoute> prefixRoutes;
+
+    template<typename Handler>
+    void prefixRoute(const char *prefix, Method method, bool secured, Handler handler)
+    {
+        prefixRoutes.push_back({QByteArray(prefix), [=, this](const QHttpServerRequest &request) {
+                                    return serve(request, method, secured, handler);
+                                }});
     }
 
     QHttpServerResponse health() const
@@ -188,7 +199,7 @@ struct HttpApi::Private
     }
 };
 
-HttpApi::HttpApi(Server &server, QObject *parent) : QObject(parent), d(new Private{server, QHttpServer()})
+HttpApi::HttpApi(Server &server, QObject *parent) : QObject(parent), d(new Private{server, QHttpServer(), {}})
 {
     d->route("/", Method::Get, false, [this](const QHttpServerRequest &) {
         return QHttpServerResponse(QJsonObject{{u"status"_s, u"ok"_s},
@@ -203,12 +214,19 @@ HttpApi::HttpApi(Server &server, QObject *parent) : QObject(parent), d(new Priva
     d->route("/api/stats", Method::Get, true,
              [this](const QHttpServerRequest &) { return QHttpServerResponse(d->server.stats()); });
     d->route("/api/channels", Method::Get, true, [this](const QHttpServerRequest &) { return d->channels(); });
-    d->route("/api/channels/<arg>", Method::Get, true,
-             [this](const QHttpServerRequest &request) { return d->channel(request); });
+    d->prefixRoute("/api/channels/", Method::Get, true,
+                   [this](const QHttpServerRequest &request) { return d->channel(request); });
     d->route("/api/broadcast", Method::Post, true,
              [this](const QHttpServerRequest &request) { return d->broadcast(request); });
 
     d->http.setMissingHandler([this](const QHttpServerRequest &request, QHttpServerResponder &&responder) {
+        const auto encodedPath = request.url().path(QUrl::FullyEncoded).toUtf8();
+        for (const auto &route : d->prefixRoutes) {
+            if (encodedPath.startsWith(route.prefix) && encodedPath.size() > route.prefix.size()) {
+                route.handle(request).write(std::move(responder));
+                return;
+            }
+        }
         d->server.metrics().httpRequest();
         const QJsonObject error{{u"code"_s, u"NOT_FOUND"_s},
                                 {u"message"_s, u"No route for %1"_s.arg(request.url().path())}};

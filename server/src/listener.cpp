@@ -278,6 +278,27 @@ private:
 
 // ---- Listener ------------------------------------------------------------------------------
 
+//! Holds one per-IP slot for as long as its socket exists. A child object rather than a
+//! connection to destroyed(): QWebSocket drops every connection of the socket it was upgraded
+//! from, and with it such a connection, which leaked the slot of refused WebSockets.
+class IpSlot : public QObject
+{
+public:
+    IpSlot(QTcpSocket *socket, Listener *listener, const QHostAddress &peer)
+        : QObject(socket), m_listener(listener), m_peer(peer)
+    {
+    }
+    ~IpSlot() override
+    {
+        if (m_listener)
+            m_listener->release(m_peer);
+    }
+
+private:
+    QPointer<Listener> m_listener;
+    QHostAddress m_peer;
+};
+
 Listener::Listener(const ServerConfig &config, Metrics &metrics, QObject *parent)
     : QTcpServer(parent), m_config(config), m_metrics(metrics)
 {
@@ -320,7 +341,7 @@ void Listener::incomingConnection(qintptr socketDescriptor)
     socket->setSocketOption(QAbstractSocket::LowDelayOption, 1);
     const auto peer = normalized(socket->peerAddress());
     const int count = ++m_perIp[peer];
-    connect(socket, &QObject::destroyed, this, [this, peer] { release(peer); });
+    new IpSlot(socket, this, peer);
     if (count > m_config.limits.maxConnectionsPerIp)
         m_overLimit.insert({peer, socket->peerPort()}); // answered once we know what it asks for
     new ConnectionGuard(socket, this, m_config.limits, m_metrics);
@@ -348,9 +369,12 @@ void Listener::onHead(ConnectionGuard *guard, const RequestHead &head)
                         u"Origin %1 is not allowed"_s.arg(QString::fromUtf8(origin)));
             return;
         }
-        // The WebSocket server owns the socket from here (and deletes it if the handshake fails).
+        // QWebSocket (Qt 6.4) does not own the socket it was upgraded from, and a QWebSocket
+        // deleted right after a server-side close leaves it behind: delete the TCP socket when
+        // it disconnects. QWebSocket notices (it watches the socket's destroyed()).
         delete guard;
         socket->setParent(nullptr);
+        connect(socket, &QTcpSocket::disconnected, socket, &QObject::deleteLater);
         m_webSockets->handleConnection(socket);
         return;
     }

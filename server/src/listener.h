@@ -65,6 +65,7 @@ protected:
 
 private:
     friend class ConnectionGuard;
+    friend class IpSlot;
     void onHead(class ConnectionGuard *guard, const RequestHead &head);
     void release(const QHostAddress &peer);
 

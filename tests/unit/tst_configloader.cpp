@@ -2,6 +2,7 @@
 #include "logging.h"
 
 #include <QtCore/QDir>
+#include <QtCore/QLoggingCategory>
 #include <QtCore/QFile>
 #include <QtCore/QJsonDocument>
 #include <QtCore/QRegularExpression>
@@ -126,11 +127,28 @@ const QString LongSecret = u"0123456789abcdef0123456789abcdef"_s; // 32 bytes: n
 
 } // namespace
 
+namespace {
+QLoggingCategory::CategoryFilter g_previousFilter = nullptr;
+
+void enableConfabCategories(QLoggingCategory *category)
+{
+    if (g_previousFilter)
+        g_previousFilter(category);
+    if (qstrncmp(category->categoryName(), "confab", 6) == 0) {
+        for (const auto type : {QtDebugMsg, QtInfoMsg, QtWarningMsg, QtCriticalMsg})
+            category->setEnabled(type, true);
+    }
+}
+} // namespace
+
 void tst_ConfigLoader::initTestCase()
 {
     QVERIFY(m_home.isValid());
     QVERIFY(m_scratch.isValid());
     QVERIFY(QDir::setCurrent(m_home.path()));
+    // The log tests need every confab category on, whatever QT_LOGGING_RULES ctest sets (the
+    // environment's rules win over setFilterRules(), a category filter runs after both).
+    g_previousFilter = QLoggingCategory::installFilter(enableConfabCategories);
 }
 
 void tst_ConfigLoader::init()
