@@ -125,7 +125,9 @@ std::optional<qint64> parseSize(const QString &text)
     return *number * factor;
 }
 
-std::optional<qint64> parseDurationMs(const QString &text)
+} // namespace
+
+std::optional<std::chrono::milliseconds> ConfigLoader::parseDuration(const QString &text)
 {
     static const QRegularExpression re(u"^(\\d+)\\s*(ms|s|m|h|d)?$"_s);
     const auto match = re.match(text.trimmed());
@@ -144,10 +146,13 @@ std::optional<qint64> parseDurationMs(const QString &text)
         factor = 60 * 60 * 1000;
     else if (unit == u"d")
         factor = 24 * 60 * 60 * 1000;
-    if (*number > MaxDurationMs)
-        return MaxDurationMs + 1;
-    return *number * factor;
+    qint64 ms = 0;
+    if (qMulOverflow(*number, factor, &ms))
+        return std::nullopt;
+    return std::chrono::milliseconds(ms);
 }
+
+namespace {
 
 QString formatSize(qint64 bytes)
 {
@@ -238,12 +243,12 @@ Option durationOption(QString flag, QString env, QString help, Access access)
 {
     Option option{std::move(flag), std::move(env), u"<duration>"_s, std::move(help)};
     option.apply = [access](ServerConfig &config, const QString &value) -> QString {
-        const auto ms = parseDurationMs(value);
-        if (!ms || *ms < 1)
-            return u"expected a positive duration such as 500ms, 30s, 5m, 24h, 2d, or plain seconds"_s;
-        if (*ms > MaxDurationMs)
+        const auto duration = ConfigLoader::parseDuration(value);
+        if (duration && duration->count() > MaxDurationMs)
             return u"expected a duration up to "_s + formatDuration(std::chrono::milliseconds(MaxDurationMs));
-        access(config) = std::chrono::milliseconds(*ms);
+        if (!duration || duration->count() < 1)
+            return u"expected a positive duration such as 500ms, 30s, 5m, 24h, 2d, or plain seconds"_s;
+        access(config) = *duration;
         return {};
     };
     option.show = [access](const ServerConfig &config) { return formatDuration(access(config)); };

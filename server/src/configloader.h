@@ -5,6 +5,9 @@
 #include <QtCore/QProcessEnvironment>
 #include <QtCore/QStringList>
 
+#include <chrono>
+#include <optional>
+
 namespace Confab::Server {
 
 //! \brief The outcome of ConfigLoader::load().
@@ -33,6 +36,10 @@ public:
 
     //! \brief Every option: flag, environment variable, default and what it is for.
     static QString helpText();
+
+    //! \brief Parses `500ms`, `30s`, `5m`, `24h`, `2d`, or a plain number of seconds; nullopt
+    //! when malformed or too large to represent. Callers apply their own range.
+    static std::optional<std::chrono::milliseconds> parseDuration(const QString &text);
 };
 
 } // namespace Confab::Server

@@ -3,8 +3,6 @@
 #include "configloader.h"
 #include "jwtverifier.h"
 
-#include <QtCore/QRegularExpression>
-
 #include <optional>
 
 using namespace Qt::StringLiterals;
@@ -16,26 +14,16 @@ namespace {
 // Tokens cannot be revoked before they expire, so a year is as long as one may live.
 constexpr qint64 MaxTtlSeconds = qint64(365) * 24 * 60 * 60;
 
-// Unlike the server's timeouts (ConfigLoader), a token's lifetime is whole seconds and may be far
-// longer than a timer can run, hence its own small parser.
+// A token's lifetime is whole seconds and may be far longer than a server timeout.
 std::optional<std::chrono::seconds> parseTtl(const QString &text)
 {
-    static const QRegularExpression re(u"^(\\d{1,9})\\s*(s|m|h|d)?$"_s);
-    const auto match = re.match(text.trimmed());
-    if (!match.hasMatch())
+    const auto duration = ConfigLoader::parseDuration(text);
+    if (!duration)
         return std::nullopt;
-    const QStringView unit = match.capturedView(2);
-    qint64 factor = 1;
-    if (unit == u"m")
-        factor = 60;
-    else if (unit == u"h")
-        factor = 60 * 60;
-    else if (unit == u"d")
-        factor = 24 * 60 * 60;
-    const qint64 seconds = match.capturedView(1).toLongLong() * factor;
-    if (seconds < 1 || seconds > MaxTtlSeconds)
+    const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(*duration);
+    if (seconds.count() < 1 || seconds.count() > MaxTtlSeconds)
         return std::nullopt;
-    return std::chrono::seconds(seconds);
+    return seconds;
 }
 
 QString usage()
