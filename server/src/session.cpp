@@ -77,6 +77,8 @@ bool readObject(const QJsonObject &o, QLatin1StringView key, QJsonObject &out, c
     return true;
 }
 
+constexpr auto CloseTokenExpired = QWebSocketProtocol::CloseCode(4001);
+
 // How long a closing peer has to answer our close frame before the socket is dropped.
 constexpr std::chrono::seconds CloseGrace{5};
 
@@ -529,6 +531,13 @@ void Session::expireTokens()
                  {{u"client"_s, m_clientId}, {u"topic"_s, topic}});
         m_context.metrics.rejected(QString(Err::AuthTokenExpired));
         closeChannel(topic, Err::AuthTokenExpired, u"Token expired"_s);
+    }
+    // The realtime-message SDK ignores chan:close, so its channel would sit dead. When expiry
+    // leaves the connection with no channel, close it: every client then reconnects and
+    // rejoins with a fresh token (the SDK asks its accessToken() callback again).
+    if (!expired.isEmpty() && m_memberships.isEmpty()) {
+        close(CloseTokenExpired, u"AUTH_TOKEN_EXPIRED: the token of every joined channel expired"_s);
+        return;
     }
     armExpiryTimer();
 }

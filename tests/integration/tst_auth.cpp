@@ -86,6 +86,7 @@ private Q_SLOTS:
     void refreshThatRemovesAccessClosesTheChannel();
     void expiryClosesTheChannelsItOpened();
     void refreshBeforeExpiryKeepsTheChannel();
+    void expiryOfTheLastChannelClosesTheConnection();
     void rs256AndAlgorithmConfusion();
 
 private:
@@ -279,6 +280,25 @@ void tst_Auth::expiryClosesTheChannelsItOpened()
     QVERIFY(shortLived->isConnected());
     QCOMPARE(server.server().hub().channel(u"room:kept"_s)->memberCount, 1);
     QCOMPARE(server.server().hub().channel(u"room:e"_s)->memberCount, 1);
+}
+
+void tst_Auth::expiryOfTheLastChannelClosesTheConnection()
+{
+    TestServer server(jwtConfig());
+    QVERIFY(server.start());
+    auto c = connect(server);
+    QVERIFY(c);
+    const auto token = hs256(claims(u"brief"_s, 2));
+    QVERIFY(isOk(c->join(u"room:a"_s, {}, token)));
+    QVERIFY(isOk(c->join(u"room:b"_s, {}, token)));
+    // Both channels close (with their reason), then the connection, so that clients which do
+    // not handle chan:close reconnect and fetch a fresh token.
+    QVERIFY(c->waitForDisconnected(6000));
+    QCOMPARE(int(c->closeCode()), 4001);
+    QVERIFY(c->closeReason().startsWith("AUTH_TOKEN_EXPIRED"_L1));
+    QCOMPARE(c->count(RawClient::isEvent(u"room:a"_s, u"chan:close"_s)), 1);
+    QCOMPARE(c->count(RawClient::isEvent(u"room:b"_s, u"chan:close"_s)), 1);
+    QTRY_COMPARE(server.server().connectionCount(), 0);
 }
 
 void tst_Auth::refreshBeforeExpiryKeepsTheChannel()
