@@ -10,7 +10,7 @@ namespace Confab::Server {
 
 class Server;
 
-//! \brief The REST API (docs/rest.md in README): health, stats, metrics, channels, broadcast.
+//! \brief The REST API (README "REST API"): health, stats, metrics, channels, broadcast.
 //!
 //! Routes are served by Qt's QHttpServer on the server's listener; limits on head, body and
 //! idle time are enforced before requests reach it (see Listener). Routes call the hub like a
