@@ -1,0 +1,53 @@
+#pragma once
+
+#include <ConfabClient/confabclient_export.h>
+
+#include <QtCore/QAbstractListModel>
+
+#include <memory>
+
+namespace Confab {
+
+class Channel;
+
+//! \brief A client's channels, one row each, in the order they were created. Owned by its Client.
+class CONFABCLIENT_EXPORT ChannelListModel : public QAbstractListModel
+{
+    Q_OBJECT
+    Q_PROPERTY(int count READ rowCount NOTIFY countChanged)
+public:
+    //! \brief Data roles; role names in QML are given in parentheses.
+    enum Roles {
+        TopicRole = Qt::UserRole + 1, //!< (topic) the channel's topic
+        StatusRole,                   //!< (status) Channel::Status as an int
+        SubscribedRole,               //!< (subscribed) status is Subscribed
+        ErrorCodeRole,                //!< (errorCode) the channel's last error code
+        MemberCountRole,              //!< (memberCount) presence keys in the channel
+        ChannelRole,                  //!< (channel) the Confab::Channel object
+    };
+    Q_ENUM(Roles)
+
+    explicit ChannelListModel(QObject *parent = nullptr);
+    ~ChannelListModel() override;
+
+    [[nodiscard]] int rowCount(const QModelIndex &parent = {}) const override;
+    [[nodiscard]] QVariant data(const QModelIndex &index, int role = Qt::DisplayRole) const override;
+    [[nodiscard]] QHash<int, QByteArray> roleNames() const override;
+
+    //! \brief The channel at \a row, or null.
+    [[nodiscard]] Q_INVOKABLE Confab::Channel *at(int row) const;
+
+    //! \brief Adds \a channel at the end and follows its changes (done by Client).
+    void append(Channel *channel);
+    //! \brief Removes \a channel (done by Client).
+    void remove(Channel *channel);
+
+Q_SIGNALS:
+    void countChanged();
+
+private:
+    struct Private;
+    std::unique_ptr<Private> d;
+};
+
+} // namespace Confab

@@ -1,0 +1,152 @@
+#pragma once
+
+#include <ConfabClient/channel.h>
+#include <ConfabClient/confabclient_export.h>
+
+#include <QtCore/QList>
+#include <QtCore/QObject>
+#include <QtCore/QUrl>
+#include <QtCore/QVariantMap>
+
+#include <chrono>
+#include <functional>
+#include <memory>
+
+namespace Confab {
+
+class ChannelListModel;
+class ClientPrivate;
+
+//! \brief A connection to a Confab server (native protocol): the library's entry point.
+//!
+//! \code
+//! Confab::Client client(QUrl(u"ws://chat.lan:4000/"_s));
+//! client.setAuth(token);                       // optional: JWT mode
+//! auto *room = client.channel(u"room:lobby"_s, {.self = false, .ack = true, .presenceKey = u"alice"_s});
+//! QObject::connect(room, &Confab::Channel::broadcastReceived, [](const QString &event, const QJsonValue &payload) { … });
+//! room->subscribe();
+//! room->track({{u"status"_s, u"online"_s}});
+//! client.connectToServer();
+//! \endcode
+//! The client reconnects on its own (exponential back-off with jitter, trying each URL in turn),
+//! detects dead connections by heartbeat, and after every reconnect rejoins each subscribed
+//! channel with its config and re-tracks its presence. Pushes made while disconnected wait in a
+//! bounded buffer and are sent in order once their channel is joined again.
+class CONFABCLIENT_EXPORT Client : public QObject
+{
+    Q_OBJECT
+    Q_MOC_INCLUDE("ConfabClient/channellistmodel.h")
+    Q_PROPERTY(QUrl url READ url WRITE setUrl NOTIFY urlsChanged)
+    Q_PROPERTY(QList<QUrl> urls READ urls WRITE setUrls NOTIFY urlsChanged)
+    Q_PROPERTY(QUrl currentUrl READ currentUrl NOTIFY stateChanged)
+    Q_PROPERTY(State state READ state NOTIFY stateChanged)
+    Q_PROPERTY(bool connected READ isConnected NOTIFY stateChanged)
+    Q_PROPERTY(QString token READ token WRITE setAuth NOTIFY tokenChanged)
+    Q_PROPERTY(int heartbeatInterval READ heartbeatInterval WRITE setHeartbeatInterval NOTIFY optionsChanged)
+    Q_PROPERTY(int requestTimeout READ requestTimeout WRITE setRequestTimeout NOTIFY optionsChanged)
+    Q_PROPERTY(int bufferLimit READ bufferLimit WRITE setBufferLimit NOTIFY optionsChanged)
+    Q_PROPERTY(int bufferedCount READ bufferedCount NOTIFY bufferedCountChanged)
+    Q_PROPERTY(int reconnectAttempt READ reconnectAttempt NOTIFY stateChanged)
+    Q_PROPERTY(QString errorCode READ errorCode NOTIFY errorOccurred)
+    Q_PROPERTY(QString errorMessage READ errorMessage NOTIFY errorOccurred)
+    Q_PROPERTY(Confab::ChannelListModel *channels READ channels CONSTANT)
+public:
+    //! \brief The connection's state.
+    enum class State {
+        Disconnected, //!< not connected and not trying (initially, and after disconnectFromServer())
+        Connecting,   //!< first connection attempt under way
+        Connected,    //!< the WebSocket is open and heartbeats are answered
+        Reconnecting, //!< the connection was lost; waiting for the next attempt or trying it
+    };
+    Q_ENUM(State)
+
+    //! \brief Supplies a token for each (re)join: call \a done with it, now or later.
+    using TokenProvider = std::function<void(std::function<void(const QString &token)> done)>;
+    //! \brief The delay before reconnect attempt \a attempt (1, 2, …).
+    using Backoff = std::function<std::chrono::milliseconds(int attempt)>;
+
+    explicit Client(QObject *parent = nullptr);
+    explicit Client(const QUrl &url, QObject *parent = nullptr);
+    ~Client() override;
+
+    [[nodiscard]] QUrl url() const; //!< the first of urls()
+    void setUrl(const QUrl &url);
+    [[nodiscard]] QList<QUrl> urls() const;
+    //! \brief Servers to try in turn: each reconnect attempt moves to the next one.
+    void setUrls(const QList<QUrl> &urls);
+    //! \brief The URL of the current (or last) connection attempt.
+    [[nodiscard]] QUrl currentUrl() const;
+
+    [[nodiscard]] State state() const;
+    [[nodiscard]] bool isConnected() const { return state() == State::Connected; }
+
+    [[nodiscard]] QString token() const;
+    //! \brief Sets the JWT sent with joins; on a live connection it is sent to every joined
+    //! channel at once (`access_token`), and channels refused for an `AUTH_*` reason rejoin.
+    Q_INVOKABLE void setAuth(const QString &token);
+    //! \brief Asks \a provider for a token before every (re)join instead of using token();
+    //! also used to recover when the server closes channels because their token expired.
+    void setTokenProvider(TokenProvider provider);
+
+    //! \brief Heartbeat period in ms (default 25000). A heartbeat unanswered by the next one
+    //! marks the connection dead: it is dropped and the client reconnects.
+    [[nodiscard]] int heartbeatInterval() const;
+    void setHeartbeatInterval(int milliseconds);
+    //! \brief How long a join or acknowledged push may wait for its reply, and how long a
+    //! connection attempt may take, in ms (default 10000).
+    [[nodiscard]] int requestTimeout() const;
+    void setRequestTimeout(int milliseconds);
+    //! \brief Most pushes kept while disconnected (default 100); beyond it a push fails with
+    //! `BUFFER_FULL` (and errorOccurred()) instead of being dropped silently.
+    [[nodiscard]] int bufferLimit() const;
+    void setBufferLimit(int pushes);
+    [[nodiscard]] int bufferedCount() const;
+    //! \brief Replaces the reconnect delays (default: defaultBackoff()).
+    void setBackoff(Backoff backoff);
+    //! \brief 1 s doubling to at most 30 s, each drawn at random from its upper half (jitter),
+    //! so clients dropped together do not come back together.
+    static std::chrono::milliseconds defaultBackoff(int attempt);
+    //! \brief Attempts since the connection was lost (0 when connected).
+    [[nodiscard]] int reconnectAttempt() const;
+
+    //! \brief The last client-level error (e.g. `BUFFER_FULL`, `CONNECTION_LIMIT`), or empty.
+    [[nodiscard]] QString errorCode() const;
+    [[nodiscard]] QString errorMessage() const;
+
+    //! \brief Connects (and keeps reconnecting until disconnectFromServer()).
+    Q_INVOKABLE void connectToServer();
+    //! \brief Closes the connection and stops reconnecting. Buffered pushes fail with
+    //! `CLIENT_DISCONNECTED`; channels keep their wish to be subscribed for the next connect.
+    Q_INVOKABLE void disconnectFromServer();
+
+    //! \brief The channel for \a topic, created with \a config if it does not exist yet.
+    Channel *channel(const QString &topic, const ChannelConfig &config = {});
+    //! \brief For QML: \a options as in ChannelConfig::fromVariantMap().
+    Q_INVOKABLE Confab::Channel *channel(const QString &topic, const QVariantMap &options);
+    //! \brief Leaves (if joined) and deletes \a channel.
+    Q_INVOKABLE void removeChannel(Confab::Channel *channel);
+    Q_INVOKABLE void removeAllChannels();
+    [[nodiscard]] QList<Channel *> channelList() const;
+    //! \brief The channels as a list model (topic, status, …).
+    [[nodiscard]] ChannelListModel *channels() const;
+
+Q_SIGNALS:
+    void stateChanged(Confab::Client::State state);
+    void connected();
+    void disconnected();
+    void urlsChanged();
+    void tokenChanged();
+    void optionsChanged();
+    void bufferedCountChanged();
+    //! \brief A reconnect attempt is due in \a delayMs.
+    void reconnectScheduled(int attempt, int delayMs);
+    //! \brief A client-level error: \a code is machine-readable, \a message for people.
+    void errorOccurred(const QString &code, const QString &message);
+
+private:
+    friend class Channel;
+    friend class ChannelPrivate;
+    std::unique_ptr<ClientPrivate> d;
+};
+
+} // namespace Confab

@@ -1,0 +1,58 @@
+#pragma once
+
+#include <ConfabClient/confabclient_export.h>
+
+#include <QtCore/QAbstractListModel>
+#include <QtCore/QJsonArray>
+#include <QtCore/QJsonObject>
+
+#include <memory>
+
+namespace Confab {
+
+//! \brief Who is in a channel: one row per presence key (a user), with the metas of each of
+//! their entries (one per device). Owned by its Channel, kept current from presence_state and
+//! presence_diff.
+class CONFABCLIENT_EXPORT PresenceModel : public QAbstractListModel
+{
+    Q_OBJECT
+    Q_PROPERTY(int count READ rowCount NOTIFY countChanged)
+public:
+    //! \brief Data roles; role names in QML are given in parentheses.
+    enum Roles {
+        KeyRole = Qt::UserRole + 1, //!< (presenceKey) the key, e.g. a user id
+        MetaRole,                   //!< (meta) the meta of the key's most recent entry, a map
+        MetasRole,                  //!< (metas) every entry's meta, a list of maps
+        DeviceCountRole,            //!< (deviceCount) number of entries under the key
+        RefsRole,                   //!< (presenceRefs) the entries' refs
+    };
+    Q_ENUM(Roles)
+
+    explicit PresenceModel(QObject *parent = nullptr);
+    ~PresenceModel() override;
+
+    [[nodiscard]] int rowCount(const QModelIndex &parent = {}) const override;
+    [[nodiscard]] QVariant data(const QModelIndex &index, int role = Qt::DisplayRole) const override;
+    [[nodiscard]] QHash<int, QByteArray> roleNames() const override;
+
+    //! \brief Row of \a key, or -1.
+    [[nodiscard]] Q_INVOKABLE int indexOfKey(const QString &key) const;
+    //! \brief The metas of \a key's entries (empty when absent).
+    [[nodiscard]] Q_INVOKABLE QJsonArray metas(const QString &key) const;
+    [[nodiscard]] QStringList keys() const;
+
+    //! \brief Replaces everything (a `presence_state`).
+    void setState(const QJsonObject &state);
+    //! \brief Sets the entries of one key (empty \a entries removes it). Entries are
+    //! `{presence_ref, meta}` objects.
+    void setEntries(const QString &key, const QJsonArray &entries);
+
+Q_SIGNALS:
+    void countChanged();
+
+private:
+    struct Private;
+    std::unique_ptr<Private> d;
+};
+
+} // namespace Confab

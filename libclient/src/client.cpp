@@ -1,0 +1,536 @@
+#include "ConfabClient/client.h"
+
+#include "ConfabClient/channellistmodel.h"
+#include "ConfabClient/reply.h"
+#include "reply_p.h"
+#include "channel_p.h"
+#include "client_p.h"
+#include "logging_p.h"
+
+#include <ConfabProtocol/codes.h>
+
+#include <QtCore/QJsonDocument>
+#include <QtCore/QRandomGenerator>
+
+#include <algorithm>
+
+using namespace Qt::StringLiterals;
+
+namespace Confab {
+
+Q_LOGGING_CATEGORY(lcClient, "confab.client")
+Q_LOGGING_CATEGORY(lcClientNet, "confab.client.net")
+
+namespace P = Confab::Protocol;
+
+namespace {
+// Timeouts are checked by one sweep instead of a timer per request; this is its resolution.
+constexpr std::chrono::milliseconds SweepInterval{100};
+} // namespace
+
+// ---- ClientPrivate -------------------------------------------------------------------------
+
+ClientPrivate::ClientPrivate(Client *q) : q(q), backoff(&Client::defaultBackoff)
+{
+    model = new ChannelListModel(q);
+    heartbeatTimer.setInterval(heartbeatInterval);
+    reconnectTimer.setSingleShot(true);
+    connectTimer.setSingleShot(true);
+    timeoutSweep.setInterval(SweepInterval);
+    QObject::connect(&heartbeatTimer, &QTimer::timeout, q, [this] { heartbeat(); });
+    QObject::connect(&reconnectTimer, &QTimer::timeout, q, [this] { open(); });
+    QObject::connect(&connectTimer, &QTimer::timeout, q, [this] {
+        // QWebSocket has no connect timeout: a server that accepts TCP but never answers the
+        // handshake would hold the attempt forever.
+        qCInfo(lcClient) << "connection attempt to" << currentUrl << "timed out";
+        socket.abort();
+        onSocketEnded();
+    });
+    QObject::connect(&timeoutSweep, &QTimer::timeout, q, [this] { sweepTimeouts(); });
+    QObject::connect(&socket, &QWebSocket::connected, q, [this] { onConnected(); });
+    QObject::connect(&socket, &QWebSocket::disconnected, q, [this] { onSocketEnded(); });
+    // Qt 6.4: the signal is error(); errorOccurred() arrived in 6.5.
+    QObject::connect(&socket, QOverload<QAbstractSocket::SocketError>::of(&QWebSocket::error), q,
+                     [this](QAbstractSocket::SocketError) {
+                         if (socket.state() == QAbstractSocket::UnconnectedState)
+                             onSocketEnded();
+                     });
+    QObject::connect(&socket, &QWebSocket::textMessageReceived, q,
+                     [this](const QString &text) { onText(text); });
+}
+
+ClientPrivate::~ClientPrivate() = default;
+
+void ClientPrivate::setState(Client::State newState)
+{
+    if (state == newState)
+        return;
+    state = newState;
+    Q_EMIT q->stateChanged(state);
+    if (state == Client::State::Connected)
+        Q_EMIT q->connected();
+    else if (state == Client::State::Disconnected)
+        Q_EMIT q->disconnected();
+}
+
+void ClientPrivate::setError(const QString &code, const QString &message)
+{
+    errorCode = code;
+    errorMessage = message;
+    qCWarning(lcClient).noquote() << code << message;
+    Q_EMIT q->errorOccurred(code, message);
+}
+
+void ClientPrivate::open()
+{
+    if (!wanted || urls.isEmpty())
+        return;
+    currentUrl = urls.at(urlIndex % urls.size());
+    socketActive = true;
+    setState(attempt == 0 ? Client::State::Connecting : Client::State::Reconnecting);
+    qCDebug(lcClient) << "connecting to" << currentUrl << "attempt" << attempt;
+    connectTimer.start(requestTimeout);
+    socket.open(currentUrl);
+}
+
+void ClientPrivate::onConnected()
+{
+    connectTimer.stop();
+    attempt = 0;
+    heartbeatRef.reset();
+    heartbeatTimer.start(heartbeatInterval);
+    timeoutSweep.start();
+    qCInfo(lcClient) << "connected to" << currentUrl;
+    setState(Client::State::Connected);
+    for (auto *channel : std::as_const(channels))
+        channel->d->connectionUp();
+}
+
+void ClientPrivate::onSocketEnded()
+{
+    if (!socketActive)
+        return;
+    socketActive = false;
+    connectTimer.stop();
+    heartbeatTimer.stop();
+    timeoutSweep.stop();
+    heartbeatRef.reset();
+    const auto code = socket.closeCode();
+    const auto reason = socket.closeReason();
+    // A server that refuses us says why in the close reason ("CODE: message"); surface it.
+    if (code != QWebSocketProtocol::CloseCodeNormal && code != QWebSocketProtocol::CloseCodeGoingAway
+        && !reason.isEmpty()) {
+        const auto colon = reason.indexOf(u':');
+        setError(colon > 0 ? reason.left(colon) : u"CONNECTION_CLOSED"_s, reason);
+    }
+    failPending(u"CONNECTION_LOST"_s, u"The connection was lost before the server answered"_s);
+    for (auto *channel : std::as_const(channels))
+        channel->d->connectionLost();
+    if (!wanted) {
+        setState(Client::State::Disconnected);
+        return;
+    }
+    scheduleReconnect();
+}
+
+void ClientPrivate::scheduleReconnect()
+{
+    ++attempt;
+    ++urlIndex; // the next attempt tries the next server
+    const auto delay = backoff ? backoff(attempt) : Client::defaultBackoff(attempt);
+    setState(Client::State::Reconnecting);
+    qCInfo(lcClient) << "reconnecting in" << delay.count() << "ms, attempt" << attempt;
+    Q_EMIT q->reconnectScheduled(attempt, int(delay.count()));
+    reconnectTimer.start(delay);
+}
+
+void ClientPrivate::heartbeat()
+{
+    if (heartbeatRef) {
+        // The previous heartbeat is still unanswered: the connection is dead even if TCP
+        // has not noticed (a frozen server, a dropped route).
+        qCWarning(lcClient) << "heartbeat timeout on" << currentUrl;
+        setError(u"HEARTBEAT_TIMEOUT"_s, u"The server did not answer a heartbeat in time"_s);
+        socket.abort();
+        onSocketEnded();
+        return;
+    }
+    const auto ref = QString::number(++nextRef);
+    heartbeatRef = ref;
+    send(P::Frame{std::nullopt, ref, QString(P::Topics::System), QString(P::Events::Heartbeat), {}});
+}
+
+void ClientPrivate::send(const P::Frame &frame)
+{
+    const auto bytes = P::encodeFrame(frame);
+    qCDebug(lcClientNet).noquote() << "send" << bytes.left(200);
+    socket.sendTextMessage(QString::fromUtf8(bytes));
+}
+
+QString ClientPrivate::request(const QString &topic, const QString &event, const QJsonObject &payload,
+                               const std::optional<QString> &joinRef, Pending entry)
+{
+    const auto ref = QString::number(++nextRef);
+    entry.deadline = QDeadlineTimer(requestTimeout);
+    pending.insert(ref, std::move(entry));
+    send(P::Frame{joinRef, ref, topic, event, payload});
+    return ref;
+}
+
+void ClientPrivate::post(const QString &topic, const QString &event, const QJsonObject &payload,
+                         const std::optional<QString> &joinRef)
+{
+    send(P::Frame{joinRef, std::nullopt, topic, event, payload});
+}
+
+void ClientPrivate::failPending(const QString &code, const QString &message)
+{
+    const auto lost = std::exchange(pending, {});
+    for (const auto &entry : lost) {
+        if (entry.onLost)
+            entry.onLost(code, message);
+    }
+}
+
+void ClientPrivate::sweepTimeouts()
+{
+    QStringList expired;
+    for (auto it = pending.cbegin(); it != pending.cend(); ++it) {
+        if (it->deadline.hasExpired())
+            expired.append(it.key());
+    }
+    for (const auto &ref : std::as_const(expired)) {
+        const auto entry = pending.take(ref);
+        if (entry.onTimeout)
+            entry.onTimeout();
+    }
+}
+
+void ClientPrivate::onText(const QString &text)
+{
+    const auto decoded = P::decodeFrame(text.toUtf8());
+    if (!decoded.ok()) {
+        qCWarning(lcClient) << "undecodable frame from server:" << decoded.error.reason;
+        return;
+    }
+    const auto &frame = *decoded.frame;
+    qCDebug(lcClientNet).noquote() << "recv" << text.left(200);
+
+    if (frame.event == P::Events::Reply) {
+        if (frame.topic == P::Topics::System && frame.ref && frame.ref == heartbeatRef) {
+            heartbeatRef.reset();
+            return;
+        }
+        if (frame.ref) {
+            const auto it = pending.find(*frame.ref);
+            if (it != pending.end()) {
+                const auto entry = *it;
+                pending.erase(it);
+                if (entry.onReply)
+                    entry.onReply(frame.payload);
+                return;
+            }
+        }
+        // An error for a fire-and-forget push (null ref): it has no reply to finish, so the
+        // channel reports it.
+        if (frame.payload.value("status"_L1).toString() == "error"_L1) {
+            const auto response = frame.payload.value("response"_L1).toObject();
+            if (auto *channel = findChannel(frame.topic))
+                Q_EMIT channel->errorOccurred(response.value("code"_L1).toString(),
+                                              response.value("reason"_L1).toString());
+        }
+        return;
+    }
+    if (frame.topic == P::Topics::System) {
+        if (frame.event == P::Events::Error)
+            setError(frame.payload.value("code"_L1).toString(), frame.payload.value("reason"_L1).toString());
+        return;
+    }
+    if (auto *channel = findChannel(frame.topic))
+        channel->d->onFrame(frame.event, frame.payload);
+}
+
+void ClientPrivate::fetchToken(const QObject *context, std::function<void(const QString &)> done)
+{
+    if (!tokenProvider) {
+        done(token);
+        return;
+    }
+    QPointer<const QObject> guard(context);
+    tokenProvider([guard, done = std::move(done)](const QString &fresh) {
+        if (guard)
+            done(fresh);
+    });
+}
+
+bool ClientPrivate::reserveBufferSlot()
+{
+    if (buffered >= bufferLimit)
+        return false;
+    ++buffered;
+    Q_EMIT q->bufferedCountChanged();
+    return true;
+}
+
+void ClientPrivate::releaseBufferSlots(int n)
+{
+    if (n <= 0)
+        return;
+    buffered = std::max(0, buffered - n);
+    Q_EMIT q->bufferedCountChanged();
+}
+
+Channel *ClientPrivate::findChannel(const QString &topic) const
+{
+    for (auto *channel : channels) {
+        if (channel->d->topic == topic)
+            return channel;
+    }
+    return nullptr;
+}
+
+// ---- Client --------------------------------------------------------------------------------
+
+Client::Client(QObject *parent) : QObject(parent), d(std::make_unique<ClientPrivate>(this)) {}
+
+Client::Client(const QUrl &url, QObject *parent) : Client(parent)
+{
+    d->urls = {url};
+}
+
+Client::~Client()
+{
+    d->wanted = false;
+    d->reconnectTimer.stop();
+    // Channels first: they hold replies whose handlers look at the client.
+    const auto channels = std::exchange(d->channels, {});
+    for (auto *channel : channels) {
+        channel->d->failBuffered(u"CLIENT_DISCONNECTED"_s, u"The client was destroyed"_s);
+        delete channel;
+    }
+    d->failPending(u"CLIENT_DISCONNECTED"_s, u"The client was destroyed"_s);
+    d->socketActive = false;
+    d->socket.abort();
+}
+
+QUrl Client::url() const
+{
+    return d->urls.value(0);
+}
+
+void Client::setUrl(const QUrl &url)
+{
+    setUrls({url});
+}
+
+QList<QUrl> Client::urls() const
+{
+    return d->urls;
+}
+
+void Client::setUrls(const QList<QUrl> &urls)
+{
+    if (d->urls == urls)
+        return;
+    d->urls = urls;
+    d->urlIndex = 0;
+    Q_EMIT urlsChanged();
+}
+
+QUrl Client::currentUrl() const
+{
+    return d->currentUrl;
+}
+
+Client::State Client::state() const
+{
+    return d->state;
+}
+
+QString Client::token() const
+{
+    return d->token;
+}
+
+void Client::setAuth(const QString &token)
+{
+    if (d->token == token)
+        return;
+    d->token = token;
+    Q_EMIT tokenChanged();
+    for (auto *channel : std::as_const(d->channels))
+        channel->d->tokenChanged(token);
+}
+
+void Client::setTokenProvider(TokenProvider provider)
+{
+    d->tokenProvider = std::move(provider);
+}
+
+int Client::heartbeatInterval() const
+{
+    return d->heartbeatInterval;
+}
+
+void Client::setHeartbeatInterval(int milliseconds)
+{
+    milliseconds = std::max(100, milliseconds);
+    if (d->heartbeatInterval == milliseconds)
+        return;
+    d->heartbeatInterval = milliseconds;
+    d->heartbeatTimer.setInterval(milliseconds);
+    Q_EMIT optionsChanged();
+}
+
+int Client::requestTimeout() const
+{
+    return d->requestTimeout;
+}
+
+void Client::setRequestTimeout(int milliseconds)
+{
+    milliseconds = std::max(100, milliseconds);
+    if (d->requestTimeout == milliseconds)
+        return;
+    d->requestTimeout = milliseconds;
+    Q_EMIT optionsChanged();
+}
+
+int Client::bufferLimit() const
+{
+    return d->bufferLimit;
+}
+
+void Client::setBufferLimit(int pushes)
+{
+    pushes = std::max(0, pushes);
+    if (d->bufferLimit == pushes)
+        return;
+    d->bufferLimit = pushes;
+    Q_EMIT optionsChanged();
+}
+
+int Client::bufferedCount() const
+{
+    return d->buffered;
+}
+
+void Client::setBackoff(Backoff backoff)
+{
+    d->backoff = std::move(backoff);
+}
+
+std::chrono::milliseconds Client::defaultBackoff(int attempt)
+{
+    using namespace std::chrono;
+    const auto exponent = std::clamp(attempt - 1, 0, 5);
+    const auto ceiling = std::min(milliseconds(1000) * (1 << exponent), milliseconds(30000));
+    // "Equal jitter": half fixed, half random, so the delay still grows but spreads out.
+    const auto half = ceiling.count() / 2;
+    return milliseconds(half + QRandomGenerator::global()->bounded(qint64(half) + 1));
+}
+
+int Client::reconnectAttempt() const
+{
+    return d->attempt;
+}
+
+QString Client::errorCode() const
+{
+    return d->errorCode;
+}
+
+QString Client::errorMessage() const
+{
+    return d->errorMessage;
+}
+
+void Client::connectToServer()
+{
+    if (d->wanted && d->state != State::Disconnected)
+        return;
+    if (d->urls.isEmpty()) {
+        d->setError(u"NO_URL"_s, u"Set a server URL before connecting"_s);
+        return;
+    }
+    d->wanted = true;
+    d->attempt = 0;
+    d->open();
+}
+
+void Client::disconnectFromServer()
+{
+    d->wanted = false;
+    d->reconnectTimer.stop();
+    for (auto *channel : std::as_const(d->channels))
+        channel->d->failBuffered(u"CLIENT_DISCONNECTED"_s, u"disconnectFromServer() was called"_s);
+    if (d->socketActive) {
+        // The closing handshake finishes in the background; the state is settled now, so
+        // callers can rely on it (the socket's own disconnected() is then ignored).
+        d->socket.close(QWebSocketProtocol::CloseCodeNormal, u"client disconnect"_s);
+        d->onSocketEnded();
+    }
+    d->attempt = 0;
+    d->setState(State::Disconnected);
+}
+
+Channel *Client::channel(const QString &topic, const ChannelConfig &config)
+{
+    if (auto *existing = d->findChannel(topic))
+        return existing;
+    auto *channel = new Channel(this, topic, config);
+    d->channels.append(channel);
+    d->model->append(channel);
+    return channel;
+}
+
+Channel *Client::channel(const QString &topic, const QVariantMap &options)
+{
+    return channel(topic, ChannelConfig::fromVariantMap(options));
+}
+
+void Client::removeChannel(Channel *channel)
+{
+    if (!channel || !d->channels.contains(channel))
+        return;
+    if (channel->d->joinRef && isConnected())
+        d->post(channel->d->topic, QString(P::Events::Leave), {}, channel->d->joinRef);
+    channel->d->failBuffered(u"CHANNEL_REMOVED"_s, u"The channel was removed"_s);
+    for (const auto &reply : std::as_const(channel->d->trackReplies)) {
+        if (reply)
+            ReplyControl::finish(reply, Reply::Status::Error, {}, u"CHANNEL_REMOVED"_s, u"The channel was removed"_s);
+    }
+    // Requests in flight for this channel end with it: their replies are its children.
+    for (auto it = d->pending.begin(); it != d->pending.end();) {
+        if (it->channel == channel) {
+            const auto entry = *it;
+            it = d->pending.erase(it);
+            if (entry.onLost)
+                entry.onLost(u"CHANNEL_REMOVED"_s, u"The channel was removed"_s);
+        } else {
+            ++it;
+        }
+    }
+    d->channels.removeOne(channel);
+    d->model->remove(channel);
+    channel->deleteLater();
+}
+
+void Client::removeAllChannels()
+{
+    const auto all = d->channels;
+    for (auto *channel : all)
+        removeChannel(channel);
+}
+
+QList<Channel *> Client::channelList() const
+{
+    return d->channels;
+}
+
+ChannelListModel *Client::channels() const
+{
+    return d->model;
+}
+
+} // namespace Confab

@@ -1,0 +1,8 @@
+#pragma once
+
+#include <QtCore/QLoggingCategory>
+
+namespace Confab {
+Q_DECLARE_LOGGING_CATEGORY(lcClient)    // confab.client: connection state, reconnects
+Q_DECLARE_LOGGING_CATEGORY(lcClientNet) // confab.client.net: frames (debug only; never at info)
+} // namespace Confab
