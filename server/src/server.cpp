@@ -235,6 +235,16 @@ void Server::shutdown(std::chrono::milliseconds grace)
     m_shutdownDeadline.start(grace);
 }
 
+void Server::dropConnections()
+{
+    logEvent(lcServer(), QtInfoMsg, "server.drop_connections", {{u"connections"_s, connectionCount()}});
+    // Sessions learn of the disconnect by a queued signal, so m_sessions cannot change under
+    // this loop today; the copy keeps it safe should that ever become direct.
+    const auto sessions = m_sessions;
+    for (auto *session : sessions)
+        session->socket()->abort();
+}
+
 void Server::finishShutdown()
 {
     if (m_stopped)

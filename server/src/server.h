@@ -41,6 +41,11 @@ public:
     //! are closed or \a grace has passed. Safe to call more than once.
     void shutdown(std::chrono::milliseconds grace = std::chrono::seconds(3));
 
+    //! \brief Fault injection for tests: aborts every WebSocket's TCP connection at once, with
+    //! no close frame (clients see an abnormal closure, 1006). Sessions then finish as for any
+    //! lost connection; the server keeps listening.
+    void dropConnections();
+
     [[nodiscard]] quint16 port() const; //!< the real port, also when configured as 0
     [[nodiscard]] QUrl webSocketUrl() const; //!< ws://host:port/ on the bound (or loopback) address
     [[nodiscard]] QUrl httpUrl() const;      //!< http://host:port
