@@ -302,15 +302,12 @@ Client::~Client()
 {
     d->wanted = false;
     d->reconnectTimer.stop();
-    // Channels first: they hold replies whose handlers look at the client.
-    const auto channels = std::exchange(d->channels, {});
-    for (auto *channel : channels) {
-        channel->d->failBuffered(u"CLIENT_DISCONNECTED"_s, u"The client was destroyed"_s);
-        delete channel;
-    }
-    d->failPending(u"CLIENT_DISCONNECTED"_s, u"The client was destroyed"_s);
+    // No handler runs during destruction (it could reach back into this half-destroyed
+    // client); outstanding replies are children of their channels and go with them.
+    d->pending.clear();
     d->socketActive = false;
     d->socket.abort();
+    qDeleteAll(std::exchange(d->channels, {}));
 }
 
 QUrl Client::url() const
