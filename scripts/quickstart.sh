@@ -16,6 +16,10 @@ apt_packages=(
     build-essential cmake ninja-build pkg-config
     qt6-base-dev qt6-websockets-dev qt6-httpserver-dev
     libcpp-jwt-dev nlohmann-json3-dev libssl-dev
+    qt6-declarative-dev qt6-declarative-dev-tools
+    qml6-module-qtqml qml6-module-qtquick qml6-module-qtquick-controls qml6-module-qtquick-layouts
+    qml6-module-qtquick-window qml6-module-qtquick-templates qml6-module-qtqml-workerscript
+    qml6-module-qtqml-models qml6-module-qttest doxygen
 )
 
 as_root() {

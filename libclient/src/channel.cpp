@@ -132,10 +132,15 @@ void ChannelPrivate::join()
         auto ref = std::make_shared<QString>();
         ClientPrivate::Pending pending;
         pending.channel = q;
-        pending.onReply = [this, guard, ref](const QJsonObject &reply) {
+        pending.onReply = [this, guard, ref, token](const QJsonObject &reply) {
             if (!guard)
                 return;
             joinInFlight = false;
+            joinPendingRef.reset();
+            // unsubscribe() came after this join was sent: its leave, right behind the join on
+            // the wire, undoes it (and rejoins if subscribe() came again meanwhile).
+            if (!wanted || leaveInFlight)
+                return;
             const auto response = reply.value("response"_L1).toObject();
             const bool ok = reply.value("status"_L1).toString() == "ok"_L1;
             // A join that timed out here may have reached the server: it then says we are in.
@@ -143,21 +148,26 @@ void ChannelPrivate::join()
                 joinRef = *ref;
                 onJoined(!ok);
             } else {
-                onJoinRefused(response.value("code"_L1).toString(), response.value("reason"_L1).toString());
+                onJoinRefused(response.value("code"_L1).toString(), response.value("reason"_L1).toString(), token);
             }
         };
         pending.onTimeout = [this, guard] {
             if (!guard)
                 return;
             joinInFlight = false;
+            joinPendingRef.reset();
             setStatus(Channel::Status::TimedOut, u"TIMEOUT"_s, u"The server did not answer the join in time"_s);
             scheduleRejoin();
         };
         pending.onLost = [this, guard](const QString &, const QString &) {
-            if (guard)
-                joinInFlight = false; // connectionLost() sets the status; connectionUp() rejoins
+            if (!guard)
+                return;
+            joinInFlight = false; // connectionLost() sets the status; connectionUp() rejoins
+            joinPendingRef.reset();
         };
         *ref = clientPrivate()->request(topic, QString(P::Events::Join), payload, std::nullopt, std::move(pending));
+        joinPendingRef = *ref;
+        joinToken = token;
     });
 }
 
@@ -165,20 +175,36 @@ void ChannelPrivate::onJoined(bool alreadyJoined)
 {
     rejoinAttempt = 0;
     authBlocked = false;
-    setStatus(Channel::Status::Subscribed);
-    Q_EMIT q->subscribed();
+    ownRef.reset(); // refs die with the connection; the re-track below gets a new one
     if (alreadyJoined) // we missed the presence_state that follows a fresh join
         clientPrivate()->post(topic, QString(P::Events::PresenceState), {}, joinRef);
-    if (trackedMeta)
+    flush(); // what waited goes first, before anything the handlers below send
+    // Handlers of these signals often call track(); collect that into the one (re)track
+    // below instead of sending it twice.
+    QPointer<Channel> guard(q);
+    deferTrack = true;
+    setStatus(Channel::Status::Subscribed);
+    if (guard)
+        Q_EMIT q->subscribed();
+    if (!guard)
+        return;
+    deferTrack = false;
+    if (trackedMeta && joinRef)
         sendTrack(nullptr);
-    flush();
 }
 
-void ChannelPrivate::onJoinRefused(const QString &code, const QString &reason)
+void ChannelPrivate::onJoinRefused(const QString &code, const QString &reason, const QString &usedToken)
 {
     qCInfo(lcClient).noquote() << "join of" << topic << "refused:" << code << reason;
+    QPointer<Channel> guard(q);
     setStatus(Channel::Status::Errored, code, reason);
     Q_EMIT q->errorOccurred(code, reason);
+    if (!guard)
+        return;
+    if (isAuthCode(code) && !clientPrivate()->tokenProvider && clientPrivate()->token != usedToken) {
+        join(); // setAuth() came while this join was on the wire: try the new token
+        return;
+    }
     if (isAuthCode(code)) {
         // Retrying with the same token cannot help: wait for setAuth() (or a reconnect with a
         // token provider). What was waiting to be sent cannot be sent: say so now.
@@ -275,8 +301,54 @@ void ChannelPrivate::applyDiff(const QJsonObject &diff)
     Q_EMIT q->presenceSynced();
 }
 
+void ChannelPrivate::setOwnEntry(const QString &key, const QString &ref, const QJsonObject &meta)
+{
+    if (ownRef && ownKey != key)
+        removeOwnEntry();
+    const QJsonObject entry{{u"presence_ref"_s, ref}, {u"meta"_s, meta}};
+    QJsonArray current;
+    bool replaced = false;
+    for (const auto &e : presence.value(key).toArray()) {
+        if (e.toObject().value("presence_ref"_L1).toString() == ref) {
+            current.append(entry);
+            replaced = true;
+        } else {
+            current.append(e);
+        }
+    }
+    if (!replaced)
+        current.append(entry);
+    ownRef = ref;
+    ownKey = key;
+    presence.insert(key, current);
+    model->setEntries(key, current);
+    if (!replaced)
+        Q_EMIT q->presenceJoined(key, current, QJsonArray{entry});
+    Q_EMIT q->presenceSynced();
+}
+
+void ChannelPrivate::removeOwnEntry()
+{
+    if (!ownRef)
+        return;
+    const auto ref = *std::exchange(ownRef, std::nullopt);
+    const auto before = presence.value(ownKey).toArray();
+    const auto now = withRefs(before, {ref}, false);
+    const auto left = withRefs(before, {ref}, true);
+    if (left.isEmpty())
+        return;
+    if (now.isEmpty())
+        presence.remove(ownKey);
+    else
+        presence.insert(ownKey, now);
+    model->setEntries(ownKey, now);
+    Q_EMIT q->presenceLeft(ownKey, now, left);
+    Q_EMIT q->presenceSynced();
+}
+
 void ChannelPrivate::clearPresence()
 {
+    ownRef.reset();
     if (presence.isEmpty())
         return;
     applyState({});
@@ -320,9 +392,13 @@ void ChannelPrivate::sendTrack(Reply *reply)
     QPointer<Channel> guard(q);
     ClientPrivate::Pending pending;
     pending.channel = q;
-    pending.onReply = [this, guard](const QJsonObject &payload) {
+    const auto meta = trackedMeta.value_or(QJsonObject());
+    pending.onReply = [this, guard, meta](const QJsonObject &payload) {
         if (!guard)
             return;
+        const auto response = payload.value("response"_L1).toObject();
+        if (payload.value("status"_L1).toString() == "ok"_L1 && response.contains("presence_ref"_L1))
+            setOwnEntry(response.value("key"_L1).toString(), response.value("presence_ref"_L1).toString(), meta);
         // One answer settles every track() made since: they all asked for the current meta.
         const auto replies = std::exchange(trackReplies, {});
         for (const auto &r : replies)
@@ -454,6 +530,10 @@ void Channel::subscribe()
         return;
     d->wanted = true;
     d->authBlocked = false;
+    if (d->leaveInFlight) {
+        d->setStatus(Status::Joining); // the leave's answer rejoins: the last wish wins
+        return;
+    }
     if (d->connected())
         d->join();
     else
@@ -467,7 +547,9 @@ Reply *Channel::unsubscribe()
     d->rejoinTimer.stop();
     d->failBuffered(u"NOT_SUBSCRIBED"_s, u"The channel was unsubscribed"_s);
     d->failTrackReplies(u"NOT_SUBSCRIBED"_s, u"The channel was unsubscribed"_s);
-    if (!d->joinRef || !d->connected()) {
+    // A join still on the wire counts as joined: the server will have answered it by the time
+    // it reads this leave.
+    if ((!d->joinRef && !d->joinPendingRef) || !d->connected()) {
         d->joinRef.reset();
         d->clearPresence();
         d->setStatus(Status::Closed);
@@ -481,20 +563,38 @@ Reply *Channel::unsubscribe()
     pending.onReply = [this, guard, target](const QJsonObject &payload) {
         if (!guard)
             return;
+        d->leaveInFlight = false;
         d->joinRef.reset();
         d->clearPresence();
-        d->setStatus(Status::Closed);
+        // Whether the server said ok or "not a member", we are out; it is the reply's to tell.
         finishFromPayload(target, payload);
+        if (d->wanted)
+            d->join(); // subscribe() again while the leave was on the wire
+        else
+            d->setStatus(Status::Closed);
     };
-    pending.onTimeout = [target] {
-        if (target)
-            ReplyControl::finish(target, Reply::Status::TimedOut, {}, u"TIMEOUT"_s, u"The server did not confirm the leave in time"_s);
+    pending.onTimeout = [this, guard, target] {
+        if (guard) {
+            d->leaveInFlight = false;
+            d->joinRef.reset();
+            d->clearPresence();
+        }
+        ReplyControl::finish(target, Reply::Status::TimedOut, {}, u"TIMEOUT"_s, u"The server did not confirm the leave in time"_s);
+        if (guard) {
+            if (d->wanted)
+                d->join();
+            else
+                d->setStatus(Status::Closed);
+        }
     };
-    pending.onLost = [target](const QString &, const QString &) {
+    pending.onLost = [this, guard, target](const QString &, const QString &) {
         // The connection is gone, and with it the membership.
+        if (guard)
+            d->leaveInFlight = false;
         if (target)
             ReplyControl::finish(target, Reply::Status::Ok, {}, {}, {});
     };
+    d->leaveInFlight = true;
     d->clientPrivate()->request(d->topic, QString(Protocol::Events::Leave), {}, d->joinRef, std::move(pending));
     return reply;
 }
@@ -536,10 +636,10 @@ Reply *Channel::track(const QJsonObject &meta)
     d->trackedMeta = meta;
     if (!wasTracked)
         Q_EMIT trackedChanged();
-    if (d->joinRef && d->connected())
+    if (d->joinRef && d->connected() && !d->deferTrack)
         d->sendTrack(reply);
     else
-        d->trackReplies.append(reply); // answered by the re-track after the next join
+        d->trackReplies.append(reply); // answered by the (re)track after the next join
     return reply;
 }
 
@@ -556,9 +656,14 @@ Reply *Channel::untrack()
         return reply;
     }
     QPointer<Reply> target(reply);
+    QPointer<Channel> guard(this);
     ClientPrivate::Pending pending;
     pending.channel = this;
-    pending.onReply = [target](const QJsonObject &payload) { finishFromPayload(target, payload); };
+    pending.onReply = [this, guard, target](const QJsonObject &payload) {
+        if (guard && payload.value("status"_L1).toString() == "ok"_L1)
+            d->removeOwnEntry();
+        finishFromPayload(target, payload);
+    };
     pending.onTimeout = [target] {
         if (target)
             ReplyControl::finish(target, Reply::Status::TimedOut, {}, u"TIMEOUT"_s, u"The server did not confirm in time"_s);

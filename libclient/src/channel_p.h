@@ -28,12 +28,15 @@ public:
     void setStatus(Channel::Status status, const QString &code = {}, const QString &message = {});
     void join();
     void onJoined(bool alreadyJoined);
-    void onJoinRefused(const QString &code, const QString &reason);
+    void onJoinRefused(const QString &code, const QString &reason, const QString &usedToken);
     void scheduleRejoin();
     void onFrame(const QString &event, const QJsonObject &payload);
     void applyState(const QJsonObject &state);
     void applyDiff(const QJsonObject &diff);
     void clearPresence();
+    //! Our own entry: the server sends no diff of our own track, its reply names the entry.
+    void setOwnEntry(const QString &key, const QString &ref, const QJsonObject &meta);
+    void removeOwnEntry();
 
     //! Sends one broadcast now (the channel is joined).
     void sendBroadcast(const QString &event, const QJsonValue &payload, Reply *reply);
@@ -58,11 +61,17 @@ public:
     QString errorMessage;
     bool wanted = false;              // subscribe() and no unsubscribe() since
     std::optional<QString> joinRef;   // ref of the join the server accepted, on this connection
-    bool joinInFlight = false;
+    bool joinInFlight = false;        // from join() until its answer (including a token fetch)
+    std::optional<QString> joinPendingRef; // the join frame on the wire, awaiting its reply
+    QString joinToken;                // the token that join carried
+    bool leaveInFlight = false;       // a leave is on the wire: a join reply before it is void
     bool authBlocked = false;         // refused for an AUTH_* reason: wait for a new token
     int rejoinAttempt = 0;
     QTimer rejoinTimer;
     std::optional<QJsonObject> trackedMeta; // re-tracked after every join until untrack()
+    std::optional<QString> ownRef;          // our entry on the server, from the track reply
+    QString ownKey;
+    bool deferTrack = false;                // inside subscribed(): one track is sent after it
     QList<QPointer<Reply>> trackReplies;    // track() calls waiting for the next (re)track
 
     struct Buffered

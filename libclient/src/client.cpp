@@ -18,8 +18,10 @@ using namespace Qt::StringLiterals;
 
 namespace Confab {
 
-Q_LOGGING_CATEGORY(lcClient, "confab.client")
-Q_LOGGING_CATEGORY(lcClientNet, "confab.client.net")
+// Debug output is opt-in (QT_LOGGING_RULES="confab.client*.debug=true"): an application that
+// embeds the library should not see frame dumps by default.
+Q_LOGGING_CATEGORY(lcClient, "confab.client", QtInfoMsg)
+Q_LOGGING_CATEGORY(lcClientNet, "confab.client.net", QtInfoMsg)
 
 namespace P = Confab::Protocol;
 
@@ -41,22 +43,13 @@ ClientPrivate::ClientPrivate(Client *q) : q(q), backoff(&Client::defaultBackoff)
     QObject::connect(&reconnectTimer, &QTimer::timeout, q, [this] { open(); });
     QObject::connect(&connectTimer, &QTimer::timeout, q, [this] {
         // QWebSocket has no connect timeout: a server that accepts TCP but never answers the
-        // handshake would hold the attempt forever.
+        // handshake (or our first heartbeat) would hold the attempt forever.
         qCInfo(lcClient) << "connection attempt to" << currentUrl << "timed out";
-        socket.abort();
+        if (socket)
+            socket->abort();
         onSocketEnded();
     });
     QObject::connect(&timeoutSweep, &QTimer::timeout, q, [this] { sweepTimeouts(); });
-    QObject::connect(&socket, &QWebSocket::connected, q, [this] { onConnected(); });
-    QObject::connect(&socket, &QWebSocket::disconnected, q, [this] { onSocketEnded(); });
-    // Qt 6.4: the signal is error(); errorOccurred() arrived in 6.5.
-    QObject::connect(&socket, QOverload<QAbstractSocket::SocketError>::of(&QWebSocket::error), q,
-                     [this](QAbstractSocket::SocketError) {
-                         if (socket.state() == QAbstractSocket::UnconnectedState)
-                             onSocketEnded();
-                     });
-    QObject::connect(&socket, &QWebSocket::textMessageReceived, q,
-                     [this](const QString &text) { onText(text); });
 }
 
 ClientPrivate::~ClientPrivate() = default;
@@ -85,21 +78,47 @@ void ClientPrivate::open()
 {
     if (!wanted || urls.isEmpty())
         return;
+    if (socket) {
+        socket->disconnect(q);
+        socket->abort();
+        socket.release()->deleteLater(); // may be inside one of its own signals
+    }
+    socket = std::make_unique<QWebSocket>();
+    auto *s = socket.get();
+    QObject::connect(s, &QWebSocket::connected, q, [this] { onSocketOpen(); });
+    QObject::connect(s, &QWebSocket::disconnected, q, [this] { onSocketEnded(); });
+    // Qt 6.4: the signal is error(); errorOccurred() arrived in 6.5.
+    QObject::connect(s, QOverload<QAbstractSocket::SocketError>::of(&QWebSocket::error), q,
+                     [this, s](QAbstractSocket::SocketError) {
+                         if (s->state() == QAbstractSocket::UnconnectedState)
+                             onSocketEnded();
+                     });
+    QObject::connect(s, &QWebSocket::textMessageReceived, q, [this](const QString &text) { onText(text); });
+
     currentUrl = urls.at(urlIndex % urls.size());
     socketActive = true;
+    socketOpen = false;
     setState(attempt == 0 ? Client::State::Connecting : Client::State::Reconnecting);
     qCDebug(lcClient) << "connecting to" << currentUrl << "attempt" << attempt;
     connectTimer.start(requestTimeout);
-    socket.open(currentUrl);
+    s->open(currentUrl);
 }
 
-void ClientPrivate::onConnected()
+void ClientPrivate::onSocketOpen()
+{
+    // The handshake is done, but a server at its connection limit also completes it, only to
+    // close at once. Connected means the server answers: send a heartbeat and wait for it.
+    socketOpen = true;
+    heartbeatRef.reset();
+    timeoutSweep.start();
+    heartbeat();
+}
+
+void ClientPrivate::onEstablished()
 {
     connectTimer.stop();
     attempt = 0;
-    heartbeatRef.reset();
     heartbeatTimer.start(heartbeatInterval);
-    timeoutSweep.start();
     qCInfo(lcClient) << "connected to" << currentUrl;
     setState(Client::State::Connected);
     for (auto *channel : std::as_const(channels))
@@ -111,12 +130,13 @@ void ClientPrivate::onSocketEnded()
     if (!socketActive)
         return;
     socketActive = false;
+    socketOpen = false;
     connectTimer.stop();
     heartbeatTimer.stop();
     timeoutSweep.stop();
     heartbeatRef.reset();
-    const auto code = socket.closeCode();
-    const auto reason = socket.closeReason();
+    const auto code = socket ? socket->closeCode() : QWebSocketProtocol::CloseCodeNormal;
+    const auto reason = socket ? socket->closeReason() : QString();
     // A server that refuses us says why in the close reason ("CODE: message"); surface it.
     if (code != QWebSocketProtocol::CloseCodeNormal && code != QWebSocketProtocol::CloseCodeGoingAway
         && !reason.isEmpty()) {
@@ -151,7 +171,7 @@ void ClientPrivate::heartbeat()
         // has not noticed (a frozen server, a dropped route).
         qCWarning(lcClient) << "heartbeat timeout on" << currentUrl;
         setError(u"HEARTBEAT_TIMEOUT"_s, u"The server did not answer a heartbeat in time"_s);
-        socket.abort();
+        socket->abort();
         onSocketEnded();
         return;
     }
@@ -164,7 +184,8 @@ void ClientPrivate::send(const P::Frame &frame)
 {
     const auto bytes = P::encodeFrame(frame);
     qCDebug(lcClientNet).noquote() << "send" << bytes.left(200);
-    socket.sendTextMessage(QString::fromUtf8(bytes));
+    if (socket)
+        socket->sendTextMessage(QString::fromUtf8(bytes));
 }
 
 QString ClientPrivate::request(const QString &topic, const QString &event, const QJsonObject &payload,
@@ -219,6 +240,8 @@ void ClientPrivate::onText(const QString &text)
     if (frame.event == P::Events::Reply) {
         if (frame.topic == P::Topics::System && frame.ref && frame.ref == heartbeatRef) {
             heartbeatRef.reset();
+            if (state != Client::State::Connected)
+                onEstablished();
             return;
         }
         if (frame.ref) {
@@ -306,7 +329,8 @@ Client::~Client()
     // client); outstanding replies are children of their channels and go with them.
     d->pending.clear();
     d->socketActive = false;
-    d->socket.abort();
+    if (d->socket)
+        d->socket->abort();
     qDeleteAll(std::exchange(d->channels, {}));
 }
 
@@ -464,7 +488,7 @@ void Client::disconnectFromServer()
     if (d->socketActive) {
         // The closing handshake finishes in the background; the state is settled now, so
         // callers can rely on it (the socket's own disconnected() is then ignored).
-        d->socket.close(QWebSocketProtocol::CloseCodeNormal, u"client disconnect"_s);
+        d->socket->close(QWebSocketProtocol::CloseCodeNormal, u"client disconnect"_s);
         d->onSocketEnded();
     }
     d->attempt = 0;
@@ -481,6 +505,11 @@ Channel *Client::channel(const QString &topic, const ChannelConfig &config)
     return channel;
 }
 
+Channel *Client::channel(const QString &topic)
+{
+    return channel(topic, ChannelConfig{});
+}
+
 Channel *Client::channel(const QString &topic, const QVariantMap &options)
 {
     return channel(topic, ChannelConfig::fromVariantMap(options));
@@ -490,7 +519,9 @@ void Client::removeChannel(Channel *channel)
 {
     if (!channel || !d->channels.contains(channel))
         return;
-    if (channel->d->joinRef && isConnected())
+    // Also when the join is still on the wire: the server reads this leave right after it.
+    channel->d->wanted = false;
+    if ((channel->d->joinRef || channel->d->joinPendingRef) && isConnected())
         d->post(channel->d->topic, QString(P::Events::Leave), {}, channel->d->joinRef);
     channel->d->failBuffered(u"CHANNEL_REMOVED"_s, u"The channel was removed"_s);
     for (const auto &reply : std::as_const(channel->d->trackReplies)) {

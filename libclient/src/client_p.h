@@ -10,6 +10,7 @@
 #include <QtCore/QTimer>
 #include <QtWebSockets/QWebSocket>
 
+#include <memory>
 #include <optional>
 
 namespace Confab {
@@ -37,7 +38,8 @@ public:
 
     // Connection
     void open();
-    void onConnected();
+    void onSocketOpen();
+    void onEstablished();
     void onSocketEnded();
     void onText(const QString &text);
     void scheduleReconnect();
@@ -66,13 +68,16 @@ public:
     Channel *findChannel(const QString &topic) const;
 
     Client *q;
-    QWebSocket socket;
+    // A fresh socket per attempt: QWebSocket keeps the close code and reason of its last
+    // connection, which would otherwise be reported again for a later, reasonless drop.
+    std::unique_ptr<QWebSocket> socket;
     QList<QUrl> urls;
     int urlIndex = 0;
     QUrl currentUrl;
     Client::State state = Client::State::Disconnected;
     bool wanted = false;       // connectToServer() was called and not undone
     bool socketActive = false; // an attempt or connection is under way on the socket
+    bool socketOpen = false;   // the WebSocket handshake is done (not yet Connected: see onSocketOpen)
     QString token;
     Client::TokenProvider tokenProvider;
     Client::Backoff backoff;

@@ -42,7 +42,10 @@ bool Reply::autoDelete() const
 
 void Reply::setAutoDelete(bool autoDelete)
 {
+    if (d->autoDelete == autoDelete)
+        return;
     d->autoDelete = autoDelete;
+    Q_EMIT autoDeleteChanged();
 }
 
 void Reply::finish(Status status, const QJsonObject &response, const QString &code, const QString &message)

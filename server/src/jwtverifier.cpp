@@ -426,6 +426,13 @@ VerifyResult JwtVerifier::Private::verify(std::string_view token) const
     if (audience && (aud == payload->end() || !audienceMatches(*aud)))
         return claimInvalid();
 
+    // cpp-jwt still accepts a token in the second of its exp (it checks now > exp); RFC 7519
+    // §4.1.4 says now must be before exp. The server closes channels at exp, so a join in that
+    // second would be accepted and closed at once.
+    if (exp != payload->end()
+        && qint64(exp->get<std::uint64_t>()) <= QDateTime::currentSecsSinceEpoch())
+        return failure(Errors::AuthTokenExpired, u"Token expired"_s);
+
     TokenClaims claims;
     claims.subject = QString::fromStdString(sub->get<std::string>());
     if (name != payload->end())

@@ -429,8 +429,11 @@ void Session::handlePresence(const P::Frame &frame, qint64 receivedAtNs)
             return;
         }
         const QString resolved = key ? *key : it->presenceKey.value_or(m_clientId);
-        replyOk(frame);
-        m_context.hub.track(this, frame.topic, resolved, meta, receivedAtNs);
+        // The tracker gets no diff of its own track, so the reply tells it its entry (the SDK
+        // ignores the extra fields). Native diffs skip the actor, so replying after the diff
+        // went out keeps the reply-before-diff order on this socket.
+        const auto entry = m_context.hub.track(this, frame.topic, resolved, meta, receivedAtNs);
+        replyOk(frame, {{u"presence_ref"_s, entry.ref}, {u"key"_s, entry.key}});
     } else if (event == "untrack"_L1) {
         replyOk(frame); // untracking nothing is still ok
         m_context.hub.untrack(this, frame.topic, key, receivedAtNs);

@@ -287,7 +287,8 @@ void tst_NativeProtocol::presenceTrackDiffAndState()
     QVERIFY(isOk(b->join(topic, config(false, false, u"b"_s))));
 
     const auto ref = a->push(topic, u"presence"_s, presenceTrack(u"a"_s, QJsonObject{{u"x"_s, 1}}));
-    QVERIFY(isOk(a->waitForReply(ref, topic)));
+    const auto trackReply = a->waitForReply(ref, topic);
+    QVERIFY(isOk(trackReply));
     const auto diff = b->waitForEvent(topic, u"presence_diff"_s);
     QVERIFY(diff);
     const auto joins = diff->at(4).toObject().value("joins"_L1).toObject();
@@ -297,6 +298,9 @@ void tst_NativeProtocol::presenceTrackDiffAndState()
     QCOMPARE(entry.value("meta"_L1).toObject(), QJsonObject({{u"x"_s, 1}}));
     const auto presenceRef = entry.value("presence_ref"_L1).toString();
     QVERIFY(!presenceRef.isEmpty());
+    // The tracker learns its own entry from the reply (it gets no diff of its own track).
+    QCOMPARE(trackReply->value("response"_L1).toObject(),
+             QJsonObject({{u"presence_ref"_s, presenceRef}, {u"key"_s, u"a"_s}}));
     QVERIFY(a->sync());
     QCOMPARE(a->count(RawClient::isEvent(topic, u"presence_diff"_s)), 0); // not to the actor
 

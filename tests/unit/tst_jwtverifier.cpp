@@ -429,6 +429,8 @@ void tst_JwtVerifier::rejected_data()
     // Time and audience claims
     QTest::newRow("expired")
         << u"hs"_s << hmacToken(with(base, u"exp"_s, now() - 60)) << expired << u"Token expired"_s;
+    QTest::newRow("exp is now (RFC 7519: must be before exp)")
+        << u"hs"_s << hmacToken(with(base, u"exp"_s, now())) << expired << u"Token expired"_s;
     QTest::newRow("expired long ago")
         << u"hs"_s << hmacToken(with(base, u"exp"_s, 1)) << expired << u"Token expired"_s;
     QTest::newRow("nbf in the future")

@@ -33,6 +33,7 @@ public:
     //! \brief From QML/JS style options: `{self, ack, presenceKey}` (also `{broadcast: {self,
     //! ack}, presence: {key}}`, the realtime-message SDK's shape).
     static ChannelConfig fromVariantMap(const QVariantMap &options);
+    //! \brief Equal when every field is equal.
     friend bool operator==(const ChannelConfig &, const ChannelConfig &) = default;
 };
 
@@ -67,13 +68,19 @@ public:
 
     ~Channel() override;
 
+    //! \brief The topic the channel was made for, e.g. `room:lobby`.
     [[nodiscard]] QString topic() const;
+    //! \brief The config it joins with, as given to Client::channel().
     [[nodiscard]] ChannelConfig config() const;
+    //! \brief Where the channel is; statusChanged() on every change.
     [[nodiscard]] Status status() const;
+    //! \brief Whether status() is Status::Subscribed.
     [[nodiscard]] bool isSubscribed() const { return status() == Status::Subscribed; }
     //! \brief The last error: a server code such as `AUTH_TOKEN_EXPIRED`, or empty.
     [[nodiscard]] QString errorCode() const;
+    //! \brief The last error's text for people, or empty.
     [[nodiscard]] QString errorMessage() const;
+    //! \brief The client that owns the channel.
     [[nodiscard]] Client *client() const;
 
     //! \brief Joins now, or as soon as the client is connected; rejoins after every reconnect.
@@ -92,6 +99,7 @@ public:
     Q_INVOKABLE Confab::Reply *track(const QJsonObject &meta = {});
     //! \brief Removes this connection's presence.
     Q_INVOKABLE Confab::Reply *untrack();
+    //! \brief Whether presence is wanted: track() was called and untrack() was not since.
     [[nodiscard]] bool isTracked() const;
 
     //! \brief Presence as the server last described it: `{key: [{presence_ref, meta}, …]}`.
@@ -105,6 +113,7 @@ public:
                                        std::function<void(const QJsonValue &payload)> callback);
 
 Q_SIGNALS:
+    //! \brief status() changed to \a status (subscribed, errorCode and errorMessage may have too).
     void statusChanged(Confab::Channel::Status status);
     //! \brief The join succeeded (also after every rejoin).
     void subscribed();
@@ -119,6 +128,7 @@ Q_SIGNALS:
     void presenceJoined(const QString &key, const QJsonArray &current, const QJsonArray &joined);
     //! \brief Entries left \a key; \a current is empty when the key has gone.
     void presenceLeft(const QString &key, const QJsonArray &current, const QJsonArray &left);
+    //! \brief isTracked() changed.
     void trackedChanged();
 
 private:

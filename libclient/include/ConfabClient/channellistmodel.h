@@ -27,11 +27,15 @@ public:
     };
     Q_ENUM(Roles)
 
+    //! \brief An empty model (each Client makes its own).
     explicit ChannelListModel(QObject *parent = nullptr);
     ~ChannelListModel() override;
 
+    //! \brief The number of channels; 0 under a valid \a parent (the model is a flat list).
     [[nodiscard]] int rowCount(const QModelIndex &parent = {}) const override;
+    //! \brief The \a role (see Roles; Qt::DisplayRole is the topic) of the channel at \a index.
     [[nodiscard]] QVariant data(const QModelIndex &index, int role = Qt::DisplayRole) const override;
+    //! \brief The role names QML uses, listed in Roles.
     [[nodiscard]] QHash<int, QByteArray> roleNames() const override;
 
     //! \brief The channel at \a row, or null.
@@ -43,6 +47,7 @@ public:
     void remove(Channel *channel);
 
 Q_SIGNALS:
+    //! \brief The number of rows (the `count` property) changed.
     void countChanged();
 
 private:

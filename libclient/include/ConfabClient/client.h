@@ -65,21 +65,28 @@ public:
     //! \brief The delay before reconnect attempt \a attempt (1, 2, …).
     using Backoff = std::function<std::chrono::milliseconds(int attempt)>;
 
+    //! \brief A client with no server yet: set url (or urls) before connectToServer().
     explicit Client(QObject *parent = nullptr);
+    //! \brief A client for the server at \a url.
     explicit Client(const QUrl &url, QObject *parent = nullptr);
     ~Client() override;
 
     [[nodiscard]] QUrl url() const; //!< the first of urls()
+    //! \brief Makes \a url the only server (same as setUrls({url})).
     void setUrl(const QUrl &url);
+    //! \brief The servers to connect to, tried in turn.
     [[nodiscard]] QList<QUrl> urls() const;
     //! \brief Servers to try in turn: each reconnect attempt moves to the next one.
     void setUrls(const QList<QUrl> &urls);
     //! \brief The URL of the current (or last) connection attempt.
     [[nodiscard]] QUrl currentUrl() const;
 
+    //! \brief The connection's state; stateChanged() on every change.
     [[nodiscard]] State state() const;
+    //! \brief Whether state() is State::Connected.
     [[nodiscard]] bool isConnected() const { return state() == State::Connected; }
 
+    //! \brief The token given to setAuth(), or empty (open server, or a token provider).
     [[nodiscard]] QString token() const;
     //! \brief Sets the JWT sent with joins; on a live connection it is sent to every joined
     //! channel at once (`access_token`), and channels refused for an `AUTH_*` reason rejoin.
@@ -91,15 +98,19 @@ public:
     //! \brief Heartbeat period in ms (default 25000). A heartbeat unanswered by the next one
     //! marks the connection dead: it is dropped and the client reconnects.
     [[nodiscard]] int heartbeatInterval() const;
+    //! \brief Sets heartbeatInterval() to \a milliseconds.
     void setHeartbeatInterval(int milliseconds);
     //! \brief How long a join or acknowledged push may wait for its reply, and how long a
     //! connection attempt may take, in ms (default 10000).
     [[nodiscard]] int requestTimeout() const;
+    //! \brief Sets requestTimeout() to \a milliseconds.
     void setRequestTimeout(int milliseconds);
     //! \brief Most pushes kept while disconnected (default 100); beyond it a push fails with
     //! `BUFFER_FULL` (and errorOccurred()) instead of being dropped silently.
     [[nodiscard]] int bufferLimit() const;
+    //! \brief Sets bufferLimit() to \a pushes.
     void setBufferLimit(int pushes);
+    //! \brief Pushes waiting in the buffer for their channel to be joined.
     [[nodiscard]] int bufferedCount() const;
     //! \brief Replaces the reconnect delays (default: defaultBackoff()).
     void setBackoff(Backoff backoff);
@@ -111,6 +122,7 @@ public:
 
     //! \brief The last client-level error (e.g. `BUFFER_FULL`, `CONNECTION_LIMIT`), or empty.
     [[nodiscard]] QString errorCode() const;
+    //! \brief The last client-level error's text for people, or empty.
     [[nodiscard]] QString errorMessage() const;
 
     //! \brief Connects (and keeps reconnecting until disconnectFromServer()).
@@ -120,23 +132,35 @@ public:
     Q_INVOKABLE void disconnectFromServer();
 
     //! \brief The channel for \a topic, created with \a config if it does not exist yet.
-    Channel *channel(const QString &topic, const ChannelConfig &config = {});
+    Channel *channel(const QString &topic, const ChannelConfig &config);
+    //! \brief The channel for \a topic, created with the default config if it does not exist.
+    Q_INVOKABLE Confab::Channel *channel(const QString &topic);
     //! \brief For QML: \a options as in ChannelConfig::fromVariantMap().
     Q_INVOKABLE Confab::Channel *channel(const QString &topic, const QVariantMap &options);
     //! \brief Leaves (if joined) and deletes \a channel.
     Q_INVOKABLE void removeChannel(Confab::Channel *channel);
+    //! \brief removeChannel() for every channel.
     Q_INVOKABLE void removeAllChannels();
+    //! \brief The channels, in the order they were created.
     [[nodiscard]] QList<Channel *> channelList() const;
     //! \brief The channels as a list model (topic, status, …).
     [[nodiscard]] ChannelListModel *channels() const;
 
 Q_SIGNALS:
+    //! \brief state() changed to \a state.
     void stateChanged(Confab::Client::State state);
+    //! \brief The connection is up: state() became Connected (also after every reconnect).
     void connected();
+    //! \brief state() became Disconnected: the client stopped trying (a lost connection
+    //! is Reconnecting instead).
     void disconnected();
+    //! \brief urls() (and so url()) changed.
     void urlsChanged();
+    //! \brief token() changed.
     void tokenChanged();
+    //! \brief heartbeatInterval(), requestTimeout() or bufferLimit() changed.
     void optionsChanged();
+    //! \brief bufferedCount() changed.
     void bufferedCountChanged();
     //! \brief A reconnect attempt is due in \a delayMs.
     void reconnectScheduled(int attempt, int delayMs);

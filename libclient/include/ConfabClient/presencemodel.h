@@ -28,17 +28,22 @@ public:
     };
     Q_ENUM(Roles)
 
+    //! \brief An empty model (each Channel makes its own).
     explicit PresenceModel(QObject *parent = nullptr);
     ~PresenceModel() override;
 
+    //! \brief The number of presence keys; 0 under a valid \a parent (the model is a flat list).
     [[nodiscard]] int rowCount(const QModelIndex &parent = {}) const override;
+    //! \brief The \a role (see Roles; Qt::DisplayRole is the key) of the key at \a index.
     [[nodiscard]] QVariant data(const QModelIndex &index, int role = Qt::DisplayRole) const override;
+    //! \brief The role names QML uses, listed in Roles.
     [[nodiscard]] QHash<int, QByteArray> roleNames() const override;
 
     //! \brief Row of \a key, or -1.
     [[nodiscard]] Q_INVOKABLE int indexOfKey(const QString &key) const;
     //! \brief The metas of \a key's entries (empty when absent).
     [[nodiscard]] Q_INVOKABLE QJsonArray metas(const QString &key) const;
+    //! \brief Every presence key, in row order (sorted).
     [[nodiscard]] QStringList keys() const;
 
     //! \brief Replaces everything (a `presence_state`).
@@ -48,6 +53,7 @@ public:
     void setEntries(const QString &key, const QJsonArray &entries);
 
 Q_SIGNALS:
+    //! \brief The number of rows (the `count` property) changed.
     void countChanged();
 
 private:
