@@ -16,6 +16,9 @@
 #include <QtNetwork/QNetworkReply>
 #include <QtWebSockets/QWebSocket>
 
+#include <ConfabClient/client.h>
+#include <ConfabClient/reply.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <memory>
@@ -60,6 +63,102 @@ struct Options
     int payloadBytes = 100;
     int connectBatch = 200;
     QString topic = u"bench:room"_s;
+    bool library = false;
+};
+
+void printResults(const Options &options, std::vector<qint64> &deliveries, double seconds, qint64 connectMs,
+                  qint64 joinMs)
+{
+    std::sort(deliveries.begin(), deliveries.end());
+    const auto pct = [&](double p) {
+        return double(deliveries[std::min(deliveries.size() - 1, size_t(p * double(deliveries.size())))]) / 1000.0;
+    };
+    std::printf("clients            %d (1 sender, %d receivers)%s\n", options.clients, options.clients - 1,
+                options.library ? ", through ConfabClient" : ", raw WebSockets");
+    std::printf("messages           %d x %d-byte payload, window %d\n", options.messages, options.payloadBytes,
+                options.window);
+    std::printf("connect all        %lld ms\n", connectMs);
+    std::printf("join all           %lld ms\n", joinMs);
+    std::printf("deliveries         %zu in %.3f s = %.0f deliveries/s (%.0f broadcasts/s)\n", deliveries.size(),
+                seconds, double(deliveries.size()) / seconds, double(options.messages) / seconds);
+    std::printf("latency ms         p50 %.2f  p90 %.2f  p99 %.2f  max %.2f\n", pct(0.5), pct(0.9), pct(0.99),
+                double(deliveries.back()) / 1000.0);
+}
+
+// The same load through the client library (Confab::Client and Channel), so the library's own
+// cost shows next to the raw-socket numbers.
+class LibraryBench : public QObject
+{
+public:
+    explicit LibraryBench(Options options) : m_options(std::move(options)) {}
+
+    void start()
+    {
+        m_phase.start();
+        for (int i = 0; i < m_options.clients; ++i) {
+            auto client = std::make_unique<Confab::Client>(m_options.url);
+            auto *channel = client->channel(m_options.topic, {.self = false, .ack = i == 0, .presenceKey = {}});
+            connect(channel, &Confab::Channel::subscribed, this, [this] { onSubscribed(); });
+            if (i > 0) {
+                connect(channel, &Confab::Channel::broadcastReceived, this,
+                        [this](const QString &, const QJsonValue &payload) {
+                            m_deliveries.push_back(nowUs() - payload.toObject().value("ts"_L1).toInteger());
+                            if (qint64(m_deliveries.size()) == qint64(m_options.clients - 1) * m_options.messages)
+                                finish();
+                        });
+            }
+            connect(client.get(), &Confab::Client::connected, this, [this] {
+                if (++m_connected == m_options.clients)
+                    m_connectMs = m_phase.elapsed();
+            });
+            channel->subscribe();
+            client->connectToServer();
+            m_clients.push_back(std::move(client));
+        }
+    }
+
+private:
+    void onSubscribed()
+    {
+        if (++m_joined != m_options.clients)
+            return;
+        m_joinMs = m_phase.elapsed() - m_connectMs;
+        m_phase.restart();
+        m_deliveries.reserve(size_t(m_options.clients - 1) * size_t(m_options.messages));
+        for (int i = 0; i < m_options.window && m_sent < m_options.messages; ++i)
+            sendNext();
+    }
+
+    void sendNext()
+    {
+        ++m_sent;
+        const QJsonObject payload{{u"ts"_s, nowUs()}, {u"pad"_s, QString(m_options.payloadBytes, u'x')}};
+        auto *reply = m_clients.front()->channel(m_options.topic)->send(u"bench"_s, payload);
+        connect(reply, &Confab::Reply::finished, this, [this, reply] {
+            if (!reply->isOk()) {
+                std::fprintf(stderr, "confab-bench: send failed: %s\n", qPrintable(reply->errorCode()));
+                QCoreApplication::exit(1);
+            } else if (m_sent < m_options.messages) {
+                sendNext();
+            }
+        });
+    }
+
+    void finish()
+    {
+        printResults(m_options, m_deliveries, double(m_phase.nsecsElapsed()) / 1e9, m_connectMs, m_joinMs);
+        QCoreApplication::exit(0);
+    }
+
+    Options m_options;
+    std::vector<std::unique_ptr<Confab::Client>> m_clients;
+    std::vector<qint64> m_deliveries;
+    QElapsedTimer m_phase;
+    qint64 m_connectMs = 0;
+    qint64 m_joinMs = 0;
+    int m_connected = 0;
+    int m_joined = 0;
+    int m_sent = 0;
 };
 
 class Bench : public QObject
@@ -149,21 +248,7 @@ private:
 
     void finish()
     {
-        const double seconds = double(m_phase.nsecsElapsed()) / 1e9;
-        std::sort(m_deliveries.begin(), m_deliveries.end());
-        const auto pct = [this](double p) {
-            return double(m_deliveries[std::min(m_deliveries.size() - 1, size_t(p * double(m_deliveries.size())))]) / 1000.0;
-        };
-        std::printf("clients            %d (1 sender, %d receivers)\n", m_options.clients, m_options.clients - 1);
-        std::printf("messages           %d x %d-byte payload, window %d\n", m_options.messages,
-                    m_options.payloadBytes, m_options.window);
-        std::printf("connect all        %lld ms\n", m_connectMs);
-        std::printf("join all           %lld ms\n", m_joinMs);
-        std::printf("deliveries         %zu in %.3f s = %.0f deliveries/s (%.0f broadcasts/s)\n",
-                    m_deliveries.size(), seconds, double(m_deliveries.size()) / seconds,
-                    double(m_options.messages) / seconds);
-        std::printf("latency ms         p50 %.2f  p90 %.2f  p99 %.2f  max %.2f\n", pct(0.5), pct(0.9),
-                    pct(0.99), double(m_deliveries.back()) / 1000.0);
+        printResults(m_options, m_deliveries, double(m_phase.nsecsElapsed()) / 1e9, m_connectMs, m_joinMs);
         fetchServerStats();
     }
 
@@ -216,6 +301,7 @@ int main(int argc, char *argv[])
         {u"window"_s, u"Broadcasts in flight (sent, not yet acked)."_s, u"n"_s, u"8"_s},
         {u"payload-bytes"_s, u"Padding in each broadcast payload."_s, u"n"_s, u"100"_s},
         {u"timeout"_s, u"Give up after this many seconds."_s, u"s"_s, u"120"_s},
+        {u"library"_s, u"Use the ConfabClient library for every client instead of raw WebSockets."_s},
     });
     parser.process(app);
     Options options;
@@ -224,8 +310,13 @@ int main(int argc, char *argv[])
     options.messages = std::max(1, parser.value(u"messages"_s).toInt());
     options.window = std::max(1, parser.value(u"window"_s).toInt());
     options.payloadBytes = std::max(0, parser.value(u"payload-bytes"_s).toInt());
+    options.library = parser.isSet(u"library"_s);
     Bench bench(options);
-    QTimer::singleShot(0, &bench, &Bench::start);
+    LibraryBench libraryBench(options);
+    if (options.library)
+        QTimer::singleShot(0, &libraryBench, &LibraryBench::start);
+    else
+        QTimer::singleShot(0, &bench, &Bench::start);
     QTimer::singleShot(std::chrono::seconds(std::max(1, parser.value(u"timeout"_s).toInt())), &app, [] {
         std::fprintf(stderr, "confab-bench: timed out\n");
         QCoreApplication::exit(1);

@@ -110,7 +110,6 @@ void ClientPrivate::onSocketOpen()
     // close at once. Connected means the server answers: send a heartbeat and wait for it.
     socketOpen = true;
     heartbeatRef.reset();
-    timeoutSweep.start();
     heartbeat();
 }
 
@@ -194,6 +193,8 @@ QString ClientPrivate::request(const QString &topic, const QString &event, const
     const auto ref = QString::number(++nextRef);
     entry.deadline = QDeadlineTimer(requestTimeout);
     pending.insert(ref, std::move(entry));
+    if (!timeoutSweep.isActive()) // runs only while something waits: idle clients cost no wakeups
+        timeoutSweep.start();
     send(P::Frame{joinRef, ref, topic, event, payload});
     return ref;
 }
@@ -225,6 +226,8 @@ void ClientPrivate::sweepTimeouts()
         if (entry.onTimeout)
             entry.onTimeout();
     }
+    if (pending.isEmpty())
+        timeoutSweep.stop();
 }
 
 void ClientPrivate::onText(const QString &text)
