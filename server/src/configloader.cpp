@@ -484,6 +484,37 @@ std::vector<Option> buildOptions()
                                      u"A request head (HTTP or WebSocket upgrade) must be complete this soon after connecting."_s,
                                      [](auto &c) -> auto & { return c.limits.requestHeadTimeout; }));
 
+    // Chat and its storage.
+    options.push_back(textOption(u"--data-dir"_s, u"DATA_DIR"_s, u"<dir>"_s,
+                                 u"Directory of the SQLite database (confab.db); created if missing."_s,
+                                 [](auto &c) -> auto & { return c.storage.dataDir; }));
+    Option storageSync{u"--storage-sync"_s, u"STORAGE_SYNC"_s, u"full|normal"_s,
+                       u"full: fsync every commit, acked messages survive a power cut; normal: only a crash."_s};
+    storageSync.apply = [](ServerConfig &config, const QString &value) -> QString {
+        const QString v = value.trimmed().toLower();
+        if (v == u"full")
+            config.storage.fullSync = true;
+        else if (v == u"normal")
+            config.storage.fullSync = false;
+        else
+            return u"expected full or normal"_s;
+        return {};
+    };
+    storageSync.show = [](const ServerConfig &config) { return config.storage.fullSync ? u"full"_s : u"normal"_s; };
+    options.push_back(std::move(storageSync));
+    options.push_back(countOption(u"--catchup-limit"_s, u"CATCHUP_LIMIT"_s,
+                                  u"Missed messages replayed to a reconnecting client; beyond it, it pages history."_s,
+                                  [](auto &c) -> auto & { return c.chat.catchupLimit; }));
+    options.push_back(durationOption(u"--typing-timeout"_s, u"TYPING_TIMEOUT"_s,
+                                     u"A typing indicator with no stop ends after this; clients renew every ~2 s."_s,
+                                     [](auto &c) -> auto & { return c.chat.typingTimeout; }));
+    options.push_back(countOption(u"--max-message-body"_s, u"MAX_MESSAGE_BODY"_s,
+                                  u"Characters in a chat message: a long message, far below the frame limit."_s,
+                                  [](auto &c) -> auto & { return c.chat.maxMessageBody; }));
+    options.push_back(durationOption(u"--long-poll-timeout"_s, u"LONG_POLL_TIMEOUT"_s,
+                                     u"How long GET /poll waits for new messages; below common proxy idle timeouts."_s,
+                                     [](auto &c) -> auto & { return c.chat.longPollTimeout; }));
+
     // Read before every other option (it says where they come from), so apply() does nothing.
     Option envFile{u"--env-file"_s, u"ENV_FILE"_s, u"<file>"_s,
                    u"KEY=VALUE file for variables not set in the environment; a missing default file is skipped."_s};

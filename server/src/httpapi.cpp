@@ -3,6 +3,7 @@
 #include "hub.h"
 #include "jwtverifier.h"
 #include "logging.h"
+#include "messagestore.h"
 #include "metrics.h"
 #include "server.h"
 #include "subscriber.h"
@@ -130,8 +131,8 @@ struct HttpApi::Private
             {u"totalChannels"_s, qint64(hub.channelCount())},
             {u"totalMembers"_s, qint64(hub.membershipCount())},
             {u"auth"_s, server.verifier() ? u"jwt"_s : u"open"_s},
-            // Storage and the Redis backplane report here with their latency once configured.
-            {u"dependencies"_s, QJsonObject{}},
+            // Each dependency with its latency; the Redis backplane joins here when configured.
+            {u"dependencies"_s, QJsonObject{{u"storage"_s, server.store().health()}}},
         });
     }
 

@@ -3,6 +3,8 @@
 #include "metrics.h"
 #include "nativecodec.h"
 
+#include <QtCore/QJsonArray>
+
 #include <algorithm>
 #include <array>
 #include <vector>
@@ -18,11 +20,17 @@ struct Hub::Channel
         Subscriber *subscriber;
         bool self;
     };
+    struct Typing
+    {
+        ChatUser user;
+        qint64 expiresAtMs = 0;
+    };
     QString topic;
     // Contiguous for fast fan-out; index gives O(1) lookup and swap-removal.
     std::vector<Member> members;
     QHash<quint64, size_t> index;
     PresenceTracker presence;
+    QHash<QString, Typing> typing; // by user id: one indicator per user, whatever their devices
 };
 
 namespace {
@@ -36,7 +44,22 @@ bool diffIncludesActor(Dialect dialect)
     return false;
 }
 
+QList<PresenceEntry> visibleOnly(const QList<PresenceEntry> &entries)
+{
+    QList<PresenceEntry> out;
+    for (const auto &e : entries) {
+        if (!isInvisible(e.meta))
+            out.append(e);
+    }
+    return out;
+}
+
 } // namespace
+
+bool isInvisible(const QJsonObject &meta)
+{
+    return meta.value("status"_L1).toString() == "invisible"_L1;
+}
 
 Hub::Hub(Metrics &metrics) : m_metrics(metrics) {}
 Hub::~Hub() = default;
@@ -82,6 +105,7 @@ Hub::LeaveResult Hub::leave(Subscriber *subscriber, const QString &topic)
         return LeaveResult::NotMember;
 
     untrack(subscriber, topic, std::nullopt, monotonicNs());
+    stopTyping(subscriber, topic);
     removeMember(*channel, subscriber->subscriberId());
     if (channel->members.empty())
         m_channels.remove(topic); // empty channels are deleted
@@ -96,20 +120,19 @@ bool Hub::isMember(const Subscriber *subscriber, const QString &topic) const
 
 template<typename Encode>
 int Hub::fanOut(Channel &channel, const Subscriber *skip, Encode &&encode, qint64 receivedAtNs,
-                SkipRule skipRule)
+                SkipRule skipRule, qint64 messageSeq)
 {
     // Encode at most once per dialect; every recipient of that dialect gets the same string.
     std::array<std::optional<QString>, DialectCount> encoded;
     int delivered = 0;
     for (const auto &member : channel.members) {
         Subscriber *s = member.subscriber;
-        if (s == skip
-            && (skipRule == SkipRule::Always || !diffIncludesActor(s->dialect())))
+        if (s == skip && (skipRule == SkipRule::Always || !diffIncludesActor(s->dialect())))
             continue;
         auto &frame = encoded[size_t(s->dialect())];
         if (!frame)
             frame = encode(s->dialect());
-        s->deliver(*frame);
+        s->deliver(channel.topic, *frame, messageSeq);
         m_metrics.observeDeliveryLatency(monotonicNs() - receivedAtNs);
         ++delivered;
     }
@@ -132,8 +155,7 @@ int Hub::broadcast(const Subscriber *sender, const QString &topic, const QString
     }
     m_metrics.broadcast();
     return fanOut(
-        *channel, skip,
-        [&](Dialect) { return NativeCodec::broadcast(topic, event, payload); }, receivedAtNs,
+        *channel, skip, [&](Dialect) { return NativeCodec::broadcast(topic, event, payload); }, receivedAtNs,
         SkipRule::Always);
 }
 
@@ -144,15 +166,28 @@ PresenceEntry Hub::track(Subscriber *subscriber, const QString &topic, const QSt
     Q_ASSERT(channel && channel->index.contains(subscriber->subscriberId()));
     if (!channel)
         return {};
-    const auto result = channel->presence.track(subscriber->subscriberId(), key, meta,
+    const auto owner = subscriber->subscriberId();
+    std::optional<PresenceEntry> before;
+    for (const auto &e : channel->presence.entries(key)) {
+        if (e.owner == owner)
+            before = e;
+    }
+    const auto result = channel->presence.track(owner, key, meta,
                                                 u"pres_"_s + QString::number(++m_nextPresenceRef));
     m_metrics.presenceUpdate();
-    const QList<PresenceKeyChange> joins{
-        PresenceKeyChange{key, {result.entry}, channel->presence.entries(key)}};
-    fanOut(
-        *channel, subscriber,
-        [&](Dialect) { return NativeCodec::presenceDiff(topic, joins, {}); }, receivedAtNs,
-        SkipRule::UnlessDialectIncludesActor);
+    const auto visible = visibleOnly(channel->presence.entries(key));
+    const bool wasShown = before && !isInvisible(before->meta);
+    // Others see an invisible entry as absent: going invisible is a leave, coming back a join.
+    QList<PresenceKeyChange> joins, leaves;
+    if (!isInvisible(meta))
+        joins.append(PresenceKeyChange{key, {result.entry}, visible});
+    else if (wasShown)
+        leaves.append(PresenceKeyChange{key, {*before}, visible});
+    if (!joins.isEmpty() || !leaves.isEmpty()) {
+        fanOut(
+            *channel, subscriber, [&](Dialect) { return NativeCodec::presenceDiff(topic, joins, leaves); },
+            receivedAtNs, SkipRule::UnlessDialectIncludesActor);
+    }
     return result.entry;
 }
 
@@ -162,14 +197,23 @@ bool Hub::untrack(Subscriber *subscriber, const QString &topic, const std::optio
     auto channel = m_channels.value(topic);
     if (!channel)
         return false;
-    const auto leaves = channel->presence.untrack(subscriber->subscriberId(), key);
+    auto leaves = channel->presence.untrack(subscriber->subscriberId(), key);
     if (leaves.isEmpty())
         return false;
     m_metrics.presenceUpdate();
-    fanOut(
-        *channel, subscriber,
-        [&](Dialect) { return NativeCodec::presenceDiff(topic, {}, leaves); }, receivedAtNs,
-        SkipRule::UnlessDialectIncludesActor);
+    // Invisible entries were never shown, so their removal is not news to anyone.
+    QList<PresenceKeyChange> shown;
+    for (auto &change : leaves) {
+        change.changed = visibleOnly(change.changed);
+        change.current = visibleOnly(change.current);
+        if (!change.changed.isEmpty())
+            shown.append(change);
+    }
+    if (!shown.isEmpty()) {
+        fanOut(
+            *channel, subscriber, [&](Dialect) { return NativeCodec::presenceDiff(topic, {}, shown); },
+            receivedAtNs, SkipRule::UnlessDialectIncludesActor);
+    }
     return true;
 }
 
@@ -177,6 +221,134 @@ const PresenceTracker *Hub::presence(const QString &topic) const
 {
     const auto it = m_channels.constFind(topic);
     return it == m_channels.cend() ? nullptr : &(*it)->presence;
+}
+
+QString Hub::presenceStateFrame(const QString &topic, const Subscriber *viewer) const
+{
+    const auto *tracker = presence(topic);
+    const quint64 viewerId = viewer ? viewer->subscriberId() : 0;
+    return NativeCodec::presenceState(topic, tracker, [viewerId](const PresenceEntry &e) {
+        return !isInvisible(e.meta) || e.owner == viewerId;
+    });
+}
+
+int Hub::deliverChat(const Subscriber *except, const QString &topic, QLatin1StringView event,
+                     const QJsonObject &payload, qint64 messageSeq, qint64 receivedAtNs)
+{
+    const auto it = m_channels.find(topic);
+    if (it == m_channels.end())
+        return 0;
+    auto channel = *it;
+    return fanOut(
+        *channel, except, [&](Dialect) { return NativeCodec::event(topic, event, payload); }, receivedAtNs,
+        SkipRule::Always, messageSeq);
+}
+
+void Hub::setUser(Subscriber *subscriber, const QString &userId)
+{
+    const auto old = m_userOf.take(subscriber);
+    if (!old.isEmpty()) {
+        auto it = m_users.find(old);
+        if (it != m_users.end()) {
+            it->remove(subscriber);
+            if (it->isEmpty())
+                m_users.erase(it);
+        }
+    }
+    if (userId.isEmpty())
+        return;
+    m_userOf.insert(subscriber, userId);
+    m_users[userId].insert(subscriber);
+}
+
+int Hub::notifyUser(const QString &userId, QLatin1StringView event, const QJsonObject &payload)
+{
+    const auto it = m_users.constFind(userId);
+    if (it == m_users.cend())
+        return 0;
+    const QString systemTopic = u"$system"_s;
+    const auto frame = NativeCodec::event(systemTopic, event, payload);
+    for (auto *subscriber : *it)
+        subscriber->deliver(systemTopic, frame, 0);
+    m_metrics.framesOut(quint64(it->size()));
+    return int(it->size());
+}
+
+void Hub::sendTyping(Channel &channel, const Subscriber *skip, const ChatUser &user, bool typing)
+{
+    const QJsonObject payload{{u"user"_s, QJsonObject{{u"id"_s, user.id}, {u"name"_s, user.name}}},
+                              {u"typing"_s, typing}};
+    fanOut(
+        channel, skip, [&](Dialect) { return NativeCodec::event(channel.topic, "typing"_L1, payload); },
+        monotonicNs(), SkipRule::Always);
+}
+
+void Hub::startTyping(Subscriber *subscriber, const QString &topic, const ChatUser &user, qint64 expiresAtMs)
+{
+    auto channel = m_channels.value(topic);
+    if (!channel || !channel->index.contains(subscriber->subscriberId()))
+        return;
+    auto it = channel->typing.find(user.id);
+    if (it != channel->typing.end()) {
+        it->expiresAtMs = expiresAtMs; // a renewal is not news
+        return;
+    }
+    channel->typing.insert(user.id, Channel::Typing{user, expiresAtMs});
+    sendTyping(*channel, subscriber, user, true);
+}
+
+void Hub::stopTyping(Subscriber *subscriber, const QString &topic)
+{
+    auto channel = m_channels.value(topic);
+    const auto userId = m_userOf.value(subscriber);
+    if (!channel || userId.isEmpty())
+        return;
+    const auto it = channel->typing.find(userId);
+    if (it == channel->typing.end())
+        return;
+    const auto user = it->user;
+    channel->typing.erase(it);
+    sendTyping(*channel, subscriber, user, false);
+}
+
+void Hub::expireTyping(qint64 nowMs)
+{
+    for (const auto &channel : std::as_const(m_channels)) {
+        if (channel->typing.isEmpty())
+            continue;
+        QList<ChatUser> expired;
+        for (auto it = channel->typing.begin(); it != channel->typing.end();) {
+            if (it->expiresAtMs <= nowMs) {
+                expired.append(it->user);
+                it = channel->typing.erase(it);
+            } else {
+                ++it;
+            }
+        }
+        auto keepAlive = channel; // a stop cannot remove it mid-loop, but be safe with fan-out
+        for (const auto &user : std::as_const(expired))
+            sendTyping(*keepAlive, nullptr, user, false);
+    }
+}
+
+QList<ChatUser> Hub::typingUsers(const QString &topic) const
+{
+    QList<ChatUser> users;
+    const auto it = m_channels.constFind(topic);
+    if (it == m_channels.cend())
+        return users;
+    for (const auto &t : std::as_const((*it)->typing))
+        users.append(t.user);
+    std::sort(users.begin(), users.end(), [](const ChatUser &a, const ChatUser &b) { return a.id < b.id; });
+    return users;
+}
+
+QString Hub::typingStateFrame(const QString &topic) const
+{
+    QJsonArray users;
+    for (const auto &u : typingUsers(topic))
+        users.append(QJsonObject{{u"id"_s, u.id}, {u"name"_s, u.name}});
+    return NativeCodec::event(topic, "typing_state"_L1, QJsonObject{{u"users"_s, users}});
 }
 
 bool Hub::hasChannel(const QString &topic) const

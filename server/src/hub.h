@@ -1,11 +1,13 @@
 #pragma once
 
+#include "messagestore.h"
 #include "presencetracker.h"
 #include "subscriber.h"
 
 #include <QtCore/QHash>
 #include <QtCore/QJsonValue>
 #include <QtCore/QList>
+#include <QtCore/QSet>
 #include <QtCore/QString>
 
 #include <memory>
@@ -15,7 +17,7 @@ namespace Confab::Server {
 
 class Metrics;
 
-//! \brief The authoritative state of this node's channels: members and presence.
+//! \brief The authoritative state of this node's channels: members, presence and typing.
 //!
 //! Knows no wire format and no socket: it talks to Subscribers and asks the dialect codecs to
 //! encode each delivery once per dialect present (see fanOut()). Every protocol session and the
@@ -35,7 +37,7 @@ public:
     //! \param self whether the subscriber receives its own broadcasts
     bool join(Subscriber *subscriber, const QString &topic, bool self);
 
-    //! \brief Untracks the subscriber's presence (diffs go to the others), then removes it.
+    //! \brief Untracks the subscriber's presence and typing (others are told), then removes it.
     LeaveResult leave(Subscriber *subscriber, const QString &topic);
 
     [[nodiscard]] bool isMember(const Subscriber *subscriber, const QString &topic) const;
@@ -47,7 +49,8 @@ public:
     int broadcast(const Subscriber *sender, const QString &topic, const QString &event,
                   const QJsonValue &payload, qint64 receivedAtNs);
 
-    //! \brief Tracks presence; the subscriber must be a member. Returns the stored entry.
+    //! \brief Tracks presence; the subscriber must be a member. Returns the stored entry. An
+    //! entry whose meta has `"status":"invisible"` is kept but never shown to others.
     PresenceEntry track(Subscriber *subscriber, const QString &topic, const QString &key,
                         const QJsonObject &meta, qint64 receivedAtNs);
 
@@ -57,6 +60,28 @@ public:
 
     //! \brief The presence of \a topic, or null when the channel does not exist.
     [[nodiscard]] const PresenceTracker *presence(const QString &topic) const;
+    //! \brief The `presence_state` frame as \a viewer may see it (others' invisible entries out).
+    [[nodiscard]] QString presenceStateFrame(const QString &topic, const Subscriber *viewer) const;
+
+    //! \name Chat
+    //! @{
+    //! \brief Delivers a stored chat event (`message`, `message:edited`, …) to every member of
+    //! \a topic except \a except (the session that caused it, which got a reply instead).
+    int deliverChat(const Subscriber *except, const QString &topic, QLatin1StringView event,
+                    const QJsonObject &payload, qint64 messageSeq, qint64 receivedAtNs);
+    //! \brief Which user a subscriber is (for mentions); an empty id forgets it.
+    void setUser(Subscriber *subscriber, const QString &userId);
+    //! \brief Sends `mention` on `$system` to every connection of \a userId; returns how many.
+    int notifyUser(const QString &userId, QLatin1StringView event, const QJsonObject &payload);
+    //! \brief Typing starts (or is renewed) for \a user in \a topic until \a expiresAtMs
+    //! (monotonic ms); others are told when it starts, not when it is renewed.
+    void startTyping(Subscriber *subscriber, const QString &topic, const ChatUser &user, qint64 expiresAtMs);
+    void stopTyping(Subscriber *subscriber, const QString &topic);
+    //! \brief Ends every typing indicator that expired by \a nowMs (the server's sweep).
+    void expireTyping(qint64 nowMs);
+    //! \brief The `typing_state` frame: who is typing in \a topic now.
+    [[nodiscard]] QString typingStateFrame(const QString &topic) const;
+    //! @}
 
     //! \name Introspection for REST, metrics and tests
     //! @{
@@ -74,6 +99,7 @@ public:
     [[nodiscard]] QList<ChannelInfo> channels() const; //!< sorted by topic
     [[nodiscard]] std::optional<ChannelInfo> channel(const QString &topic) const;
     [[nodiscard]] QStringList memberClientIds(const QString &topic) const; //!< sorted
+    [[nodiscard]] QList<ChatUser> typingUsers(const QString &topic) const;
     //! @}
 
 private:
@@ -83,13 +109,19 @@ private:
     enum class SkipRule { Always, UnlessDialectIncludesActor };
     template<typename Encode>
     int fanOut(Channel &channel, const Subscriber *skip, Encode &&encode, qint64 receivedAtNs,
-               SkipRule skipRule);
+               SkipRule skipRule, qint64 messageSeq = 0);
     void removeMember(Channel &channel, quint64 subscriberId);
+    void sendTyping(Channel &channel, const Subscriber *skip, const ChatUser &user, bool typing);
 
     Metrics &m_metrics;
     QHash<QString, std::shared_ptr<Channel>> m_channels;
+    QHash<QString, QSet<Subscriber *>> m_users; // user id → its connections, for mentions
+    QHash<const Subscriber *, QString> m_userOf;
     qsizetype m_memberships = 0;
     quint64 m_nextPresenceRef = 0;
 };
+
+//! \brief True when a presence meta hides its entry from others.
+[[nodiscard]] bool isInvisible(const QJsonObject &meta);
 
 } // namespace Confab::Server

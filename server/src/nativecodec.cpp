@@ -47,14 +47,27 @@ QString presenceDiff(const QString &topic, const QList<PresenceKeyChange> &joins
     return encode(topic, P::Events::PresenceDiff, QJsonObject{{u"joins"_s, j}, {u"leaves"_s, l}});
 }
 
-QString presenceState(const QString &topic, const PresenceTracker *tracker)
+QString presenceState(const QString &topic, const PresenceTracker *tracker,
+                      const std::function<bool(const PresenceEntry &)> &shown)
 {
     QJsonObject state;
     if (tracker) {
-        for (const auto &key : tracker->keys())
-            state.insert(key, entriesJson(tracker->entries(key)));
+        for (const auto &key : tracker->keys()) {
+            QList<PresenceEntry> entries;
+            for (const auto &e : tracker->entries(key)) {
+                if (!shown || shown(e))
+                    entries.append(e);
+            }
+            if (!entries.isEmpty())
+                state.insert(key, entriesJson(entries));
+        }
     }
     return encode(topic, P::Events::PresenceState, state);
+}
+
+QString event(const QString &topic, QLatin1StringView eventName, const QJsonObject &payload)
+{
+    return encode(topic, eventName, payload);
 }
 
 } // namespace Confab::Server::NativeCodec

@@ -5,6 +5,8 @@
 #include <QtCore/QJsonValue>
 #include <QtCore/QString>
 
+#include <functional>
+
 namespace Confab::Server::NativeCodec {
 
 //! \brief The fan-out frame `[null,null,topic,"broadcast",{type,event,payload}]`.
@@ -15,8 +17,13 @@ namespace Confab::Server::NativeCodec {
 [[nodiscard]] QString presenceDiff(const QString &topic, const QList<PresenceKeyChange> &joins,
                                    const QList<PresenceKeyChange> &leaves);
 
-//! \brief `presence_state`: `{key: [{presence_ref, meta}, …]}` for every key.
-[[nodiscard]] QString presenceState(const QString &topic, const PresenceTracker *tracker);
+//! \brief `presence_state`: `{key: [{presence_ref, meta}, …]}` for every key, with the entries
+//! \a shown accepts (keys left with none are omitted).
+[[nodiscard]] QString presenceState(const QString &topic, const PresenceTracker *tracker,
+                                    const std::function<bool(const PresenceEntry &)> &shown);
+
+//! \brief Any server event `[null,null,topic,event,payload]` (chat events, typing, mentions).
+[[nodiscard]] QString event(const QString &topic, QLatin1StringView event, const QJsonObject &payload);
 
 //! \brief Native subscribers do not receive the diff their own track/untrack caused.
 inline constexpr bool PresenceDiffIncludesActor = false;

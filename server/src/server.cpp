@@ -5,6 +5,7 @@
 #include "jwtverifier.h"
 #include "listener.h"
 #include "logging.h"
+#include "messagestore.h"
 #include "metrics.h"
 #include "session.h"
 
@@ -38,6 +39,9 @@ Server::Server(ServerConfig config, QObject *parent)
                                                                   std::chrono::milliseconds(250),
                                                                   std::chrono::milliseconds(5000)));
     connect(&m_idleSweep, &QTimer::timeout, this, &Server::sweepIdle);
+    // Typing indicators expire at TYPING_TIMEOUT; a quarter second is precise enough for people.
+    m_typingSweep.setInterval(250);
+    connect(&m_typingSweep, &QTimer::timeout, this, [this] { m_hub->expireTyping(monotonicNs() / 1'000'000); });
     m_shutdownDeadline.setSingleShot(true);
     connect(&m_shutdownDeadline, &QTimer::timeout, this, &Server::finishShutdown);
 }
@@ -50,6 +54,7 @@ Server::~Server()
     qDeleteAll(sessions);
     delete m_http;
     delete m_webSockets;
+    m_store.reset(); // after the sessions: their pending store callbacks are simply dropped
 }
 
 bool Server::start(QString *error)
@@ -71,6 +76,11 @@ bool Server::start(QString *error)
                  {{u"message"_s, u"authentication is off: anyone can join any channel and "
                                  "names are self-declared (set AUTH_ENABLED=true and AUTH_SECRET)"_s}});
     }
+
+    QString storeError;
+    m_store = openMessageStore(m_config.storage, &storeError);
+    if (!m_store)
+        return fail(u"cannot open the message store in %1: %2"_s.arg(m_config.storage.dataDir, storeError));
 
     m_webSockets = new QWebSocketServer(u"confab"_s, QWebSocketServer::NonSecureMode, this);
     // Pending upgrades are taken at once in onNewWebSocket(); the default of 30 would only
@@ -96,6 +106,7 @@ bool Server::start(QString *error)
 
     m_uptime.start();
     m_idleSweep.start();
+    m_typingSweep.start();
     logEvent(lcServer(), QtInfoMsg, "server.started",
              {{u"bind"_s, m_config.bindAddress.toString()},
               {u"port"_s, port()},
@@ -179,7 +190,7 @@ void Server::onNewWebSocket()
         socket->setMaxAllowedIncomingMessageSize(hardLimit);
         socket->setMaxAllowedIncomingFrameSize(hardLimit);
         const auto id = ++m_nextSessionId;
-        auto *session = new Session(id, socket, SessionContext{m_config, m_verifier.get(), *m_metrics, *m_hub}, this);
+        auto *session = new Session(id, socket, SessionContext{m_config, m_verifier.get(), *m_metrics, *m_hub, *m_store}, this);
         m_sessions.insert(id, session);
         connect(session, &Session::finished, this, &Server::onSessionFinished);
         m_metrics->connectionOpened();
@@ -223,6 +234,7 @@ void Server::shutdown(std::chrono::milliseconds grace)
         return;
     m_shuttingDown = true;
     m_idleSweep.stop();
+    m_typingSweep.stop();
     if (m_listener)
         m_listener->close(); // stop accepting; open HTTP requests finish on their own
     logEvent(lcServer(), QtInfoMsg, "server.shutting_down", {{u"connections"_s, connectionCount()}});
@@ -251,6 +263,8 @@ void Server::finishShutdown()
         return;
     m_stopped = true;
     m_shutdownDeadline.stop();
+    if (m_store)
+        m_store->flush(); // everything acknowledged is already committed; this waits for the rest
     logEvent(lcServer(), QtInfoMsg, "server.stopped",
              {{u"unclosed"_s, connectionCount()}, {u"uptimeSeconds"_s, uptimeSeconds()}});
     Q_EMIT stopped();

@@ -19,6 +19,7 @@ class Hub;
 class HttpApi;
 class JwtVerifier;
 class Listener;
+class MessageStore;
 class Metrics;
 class Session;
 
@@ -53,6 +54,8 @@ public:
     [[nodiscard]] Hub &hub() const { return *m_hub; }
     [[nodiscard]] Metrics &metrics() const { return *m_metrics; }
     [[nodiscard]] const JwtVerifier *verifier() const { return m_verifier.get(); }
+    //! \brief The chat store; valid after a successful start().
+    [[nodiscard]] MessageStore &store() const { return *m_store; }
     [[nodiscard]] int connectionCount() const { return int(m_sessions.size()); }
     [[nodiscard]] double uptimeSeconds() const { return double(m_uptime.elapsed()) / 1000.0; }
     //! \brief Current values for /metrics and /api/stats.
@@ -74,6 +77,7 @@ private:
     std::unique_ptr<Metrics> m_metrics;
     std::unique_ptr<Hub> m_hub;
     std::unique_ptr<JwtVerifier> m_verifier;
+    std::unique_ptr<MessageStore> m_store;
     Listener *m_listener = nullptr;           // owned by m_http (QAbstractHttpServer::bind)
     QWebSocketServer *m_webSockets = nullptr; // child
     HttpApi *m_http = nullptr;                // child
@@ -81,6 +85,7 @@ private:
     quint64 m_nextSessionId = 0;
     QElapsedTimer m_uptime;
     QTimer m_idleSweep;
+    QTimer m_typingSweep;
     QTimer m_shutdownDeadline;
     bool m_shuttingDown = false;
     bool m_stopped = false;

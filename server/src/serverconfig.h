@@ -57,6 +57,29 @@ struct Limits
     std::chrono::milliseconds requestHeadTimeout = 10s;
 };
 
+//! \brief Where chat messages are kept.
+struct StorageConfig
+{
+    //! SQLite database `confab.db` lives here; created if missing. Relative to the working dir.
+    QString dataDir = QStringLiteral("data");
+    //! fsync every commit (SQLite synchronous=FULL): an acknowledged message survives a power
+    //! cut, not only a crash. `normal` trades that for write speed.
+    bool fullSync = true;
+};
+
+//! \brief Chat behaviour and its limits.
+struct ChatConfig
+{
+    //! A reconnecting client is replayed at most this many missed messages; beyond it pages.
+    int catchupLimit = 200;
+    //! A typing indicator with no stop ends after this (clients renew every ~2 s).
+    std::chrono::milliseconds typingTimeout = 3s;
+    //! Characters in a message body: a long chat message, far below the frame limit.
+    int maxMessageBody = 8000;
+    //! HTTP long-poll waits this long for new messages; under common proxy idle timeouts (30 s+).
+    std::chrono::milliseconds longPollTimeout = 25s;
+};
+
 //! \brief The whole server configuration. Built by ConfigLoader from flags, environment and .env.
 struct ServerConfig
 {
@@ -66,6 +89,8 @@ struct ServerConfig
     QStringList allowedOrigins; //!< empty = any Origin; otherwise exact matches, or "*"
     AuthConfig auth;
     Limits limits;
+    StorageConfig storage;
+    ChatConfig chat;
     LogFormat logFormat = LogFormat::Json;
     QtMsgType logLevel = QtInfoMsg;
 };

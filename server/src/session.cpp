@@ -79,6 +79,10 @@ bool readObject(const QJsonObject &o, QLatin1StringView key, QJsonObject &out, c
 
 constexpr auto CloseTokenExpired = QWebSocketProtocol::CloseCode(4001);
 
+// User ids appear in DM topics and mentions, so they are restricted to a safe charset.
+constexpr qsizetype MaxUserNameLength = 100; // a display name, not a paragraph
+constexpr qsizetype MaxStatusTextLength = 100;
+
 // How long a closing peer has to answer our close frame before the socket is dropped.
 constexpr std::chrono::seconds CloseGrace{5};
 
@@ -86,6 +90,13 @@ constexpr std::chrono::seconds CloseGrace{5};
 constexpr qsizetype MaxPresenceKeyLength = 255;
 
 } // namespace
+
+bool isValidUserId(const QString &id)
+{
+    // User ids appear in DM topics and mentions: a short, plain charset.
+    static const QRegularExpression re(uR"(^[A-Za-z0-9_.\-]{1,64}$)"_s);
+    return re.match(id).hasMatch();
+}
 
 Session::Session(quint64 id, QWebSocket *socket, const SessionContext &context, QObject *parent)
     : QObject(parent),
@@ -112,8 +123,17 @@ Session::~Session()
     leaveAll();
 }
 
-void Session::deliver(const QString &frame)
+void Session::deliver(const QString &topic, const QString &frame, qint64 messageSeq)
 {
+    const auto it = m_memberships.find(topic);
+    if (it != m_memberships.end()) {
+        if (it->joining) {
+            it->held.append({frame, messageSeq}); // sent after the join's reply and replay
+            return;
+        }
+        if (messageSeq > 0 && messageSeq <= it->replayedUpTo)
+            return; // already sent in the catch-up replay
+    }
     send(frame);
 }
 
@@ -219,8 +239,12 @@ void Session::handleFrame(const P::Frame &frame, qint64 receivedAtNs)
     if (frame.topic == P::Topics::System) {
         if (frame.event == Ev::Heartbeat)
             replyOk(frame); // a null ref asks for no reply; idle time is reset either way
+        else if (frame.event == Ev::Hello)
+            handleHello(frame);
+        else if (frame.event == Ev::Unread)
+            handleUnread(frame);
         else
-            reject(Err::InvalidTopic, u"Only heartbeat may be sent on $system"_s, frame.ref, frame.topic);
+            reject(Err::InvalidTopic, u"Only heartbeat, hello and unread may be sent on $system"_s, frame.ref, frame.topic);
         return;
     }
 
@@ -248,6 +272,8 @@ void Session::handleFrame(const P::Frame &frame, qint64 receivedAtNs)
         handlePresenceState(frame);
     else if (frame.event == Ev::AccessToken)
         handleAccessToken(frame);
+    else if (frame.event.contains(u':') || frame.event == Ev::History || frame.event == Ev::Read)
+        handleChat(frame, receivedAtNs);
     else
         reject(Err::UnknownEvent, u"Unknown event \"%1\""_s.arg(frame.event), frame.ref, frame.topic);
 }
@@ -255,13 +281,15 @@ void Session::handleFrame(const P::Frame &frame, qint64 receivedAtNs)
 void Session::handleJoin(const P::Frame &frame)
 {
     QString error;
-    QJsonObject config, broadcast, presence;
-    Membership membership;
-    QString presenceKey;
+    QJsonObject config, broadcast, presence, chat, declaredUser;
+    JoinPlan plan{frame, {}, std::nullopt};
+    Membership &membership = plan.membership;
     const auto &p = frame.payload;
     if (!readObject(p, "config"_L1, config, u"config"_s, error)
         || !readObject(config, "broadcast"_L1, broadcast, u"config.broadcast"_s, error)
         || !readObject(config, "presence"_L1, presence, u"config.presence"_s, error)
+        || !readObject(config, "chat"_L1, chat, u"config.chat"_s, error)
+        || !readObject(config, "user"_L1, declaredUser, u"config.user"_s, error)
         || !readBool(broadcast, "self"_L1, membership.self, u"config.broadcast.self"_s, error)
         || !readBool(broadcast, "ack"_L1, membership.ack, u"config.broadcast.ack"_s, error)) {
         reject(Err::InvalidPayload, error, frame.ref, frame.topic);
@@ -285,13 +313,28 @@ void Session::handleJoin(const P::Frame &frame)
         reject(Err::InvalidPayload, u"access_token must be a string"_s, frame.ref, frame.topic);
         return;
     }
+    membership.chat = config.contains("chat"_L1);
+    if (chat.contains("since_seq"_L1)) {
+        const auto since = chat.value("since_seq"_L1);
+        if (!since.isDouble() || since.toDouble() < 0 || since.toDouble() != double(since.toInteger())) {
+            reject(Err::InvalidPayload, u"config.chat.since_seq must be a whole number >= 0"_s, frame.ref, frame.topic);
+            return;
+        }
+        plan.sinceSeq = since.toInteger();
+    }
+    const auto kind = topicKind(frame.topic);
+    if (!kind.valid) {
+        reject(Err::InvalidTopic, u"DM topics are dm:<lower id>:<higher id>"_s, frame.ref, frame.topic);
+        return;
+    }
+    membership.kind = kind.type;
 
-    if (m_memberships.contains(frame.topic)) {
+    if (m_memberships.contains(frame.topic) || m_pendingJoins.contains(frame.topic)) {
         reject(Err::AlreadyJoined, u"Already joined this channel"_s, frame.ref, frame.topic);
         return;
     }
     const int maxChannels = m_context.config.limits.maxChannelsPerConnection;
-    if (m_memberships.size() >= maxChannels) {
+    if (m_memberships.size() + m_pendingJoins.size() >= maxChannels) {
         reject(Err::ChannelLimit,
                u"A connection may join at most %1 channels"_s.arg(maxChannels), frame.ref,
                frame.topic, {{u"limit"_s, maxChannels}});
@@ -319,22 +362,157 @@ void Session::handleJoin(const P::Frame &frame)
             reject(Err::AuthChannelDenied, u"Access denied to this channel"_s, frame.ref, frame.topic);
             return;
         }
+        // In JWT mode the token says who this is; the first token sets the connection's user.
+        const ChatUser fromToken{result.claims->subject,
+                                 result.claims->name.isEmpty() ? result.claims->subject : result.claims->name};
+        if (!adoptUser(fromToken, frame))
+            return;
         membership.claims = std::move(result.claims);
+    } else if (!declaredUser.isEmpty() && !m_user) {
+        const auto id = declaredUser.value("id"_L1).toString();
+        const auto name = declaredUser.value("name"_L1).toString();
+        if (!isValidUserId(id) || name.size() > MaxUserNameLength) {
+            reject(Err::InvalidPayload, u"config.user needs an id of 1-64 of A-Z a-z 0-9 _ . - and a name of at most 100"_s,
+                   frame.ref, frame.topic);
+            return;
+        }
+        if (!adoptUser(ChatUser{id, name.isEmpty() ? id : name}, frame))
+            return;
     }
 
-    const bool joined = m_context.hub.join(this, frame.topic, membership.self);
+    if (kind.type == "public"_L1) {
+        continueJoin(std::move(plan));
+        return;
+    }
+    // Private channels and DMs: the store knows who may come in.
+    if (!m_user) {
+        reject(Err::IdentityRequired, u"Say who you are (hello) before joining a private channel or DM"_s,
+               frame.ref, frame.topic);
+        return;
+    }
+    m_pendingJoins.insert(frame.topic);
+    m_context.store.access(this, frame.topic, m_user->id,
+                           [this, plan = std::move(plan)](const StoreResult<ChannelAccess> &result) mutable {
+                               const auto topic = plan.request.topic;
+                               m_pendingJoins.remove(topic);
+                               if (m_finished || m_closing)
+                                   return;
+                               if (!result.ok()) {
+                                   rejectStore(plan.request, result.error, result.message);
+                               } else if (!result.value.exists) {
+                                   reject(Err::NotFound, u"No such private channel; create it with channel:create"_s,
+                                          plan.request.ref, topic);
+                               } else if (!result.value.allowed) {
+                                   reject(Err::Forbidden, u"Only its members may join this channel"_s, plan.request.ref, topic);
+                               } else {
+                                   continueJoin(std::move(plan));
+                               }
+                           });
+}
+
+void Session::continueJoin(JoinPlan plan)
+{
+    const auto &frame = plan.request;
+    const bool joined = m_context.hub.join(this, frame.topic, plan.membership.self);
     Q_ASSERT(joined); // the session's own bookkeeping said it was not a member
     Q_UNUSED(joined);
-    m_memberships.insert(frame.topic, membership);
+    const quint64 generation = ++m_nextJoinGeneration;
+    plan.membership.generation = generation;
+    plan.membership.joining = plan.membership.chat;
+    plan.membership.joinRef = frame.ref;
+    m_memberships.insert(frame.topic, plan.membership);
     armExpiryTimer();
-    // The reply must come first: clients record the join before reading presence_state.
-    replyOk(frame);
-    sendPresenceState(frame.topic);
+    if (!plan.membership.chat) {
+        // The reply must come first: clients record the join before reading presence_state.
+        replyOk(frame);
+        sendPresenceState(frame.topic);
+        return;
+    }
+    if (!m_user) {
+        failJoin(frame, generation, Err::IdentityRequired,
+                 u"Chat needs to know who you are: send hello, or config.user / an access token with the join"_s);
+        return;
+    }
+    // The read position, then the replay. Joined to the hub first, so nothing committed
+    // meanwhile is missed: it is held and sent after the replay, without repeats.
+    const auto topic = frame.topic;
+    const auto since = plan.sinceSeq;
+    const auto kind = plan.membership.kind;
+    m_context.store.readState(this, topic, m_user->id,
+                              [this, frame, generation, since, kind](const StoreResult<ReadState> &state) {
+        if (!state.ok()) {
+            failJoin(frame, generation, Err::StorageUnavailable, state.message);
+            return;
+        }
+        QJsonObject info{{u"type"_s, kind},
+                         {u"last_seq"_s, state.value.lastSeq},
+                         {u"read_seq"_s, state.value.readSeq},
+                         {u"unread"_s, state.value.unread},
+                         {u"mentions"_s, state.value.mentions}};
+        const qint64 missed = since ? std::max<qint64>(0, state.value.lastSeq - *since) : 0;
+        if (!since || missed == 0) {
+            info.insert(u"replay"_s, 0);
+            completeChatJoin(frame.topic, generation, info, {});
+            return;
+        }
+        if (missed > m_context.config.chat.catchupLimit) {
+            info.insert(u"gap"_s, true);
+            info.insert(u"replay"_s, 0);
+            completeChatJoin(frame.topic, generation, info, {});
+            return;
+        }
+        HistoryRequest request{frame.topic, std::nullopt, since, int(missed)};
+        m_context.store.history(this, request, [this, frame, generation, info](const StoreResult<HistoryPage> &page) mutable {
+            if (!page.ok()) {
+                failJoin(frame, generation, Err::StorageUnavailable, page.message);
+                return;
+            }
+            info.insert(u"replay"_s, page.value.messages.size());
+            completeChatJoin(frame.topic, generation, info, page.value.messages);
+        });
+    });
+}
+
+void Session::completeChatJoin(const QString &topic, quint64 generation, const QJsonObject &chatInfo,
+                               const QList<StoredMessage> &replay)
+{
+    auto it = m_memberships.find(topic);
+    if (m_finished || it == m_memberships.end() || it->generation != generation)
+        return; // left, or rejoined, while this was being looked up
+    it->joining = false;
+    it->replayedUpTo = replay.isEmpty() ? 0 : replay.constLast().seq;
+    const auto held = std::exchange(it->held, {});
+    const qint64 replayedUpTo = it->replayedUpTo;
+    if (it->joinRef) // a join with a null ref asked for no reply
+        sendFrame(P::replyFrame(it->joinRef, topic, true, {{u"chat"_s, chatInfo}}));
+    sendPresenceState(topic);
+    send(m_context.hub.typingStateFrame(topic));
+    m_context.metrics.framesOut();
+    for (const auto &message : replay) {
+        send(NativeCodec::event(topic, "message"_L1, message.toJson()));
+        m_context.metrics.framesOut();
+    }
+    for (const auto &frame : held) {
+        if (frame.seq > 0 && frame.seq <= replayedUpTo)
+            continue;
+        send(frame.frame);
+    }
+}
+
+void Session::failJoin(const P::Frame &request, quint64 generation, QLatin1StringView code, const QString &reason)
+{
+    const auto it = m_memberships.find(request.topic);
+    if (m_finished || it == m_memberships.end() || it->generation != generation)
+        return;
+    m_memberships.erase(it);
+    m_context.hub.leave(this, request.topic);
+    armExpiryTimer();
+    reject(code, reason, request.ref, request.topic);
 }
 
 void Session::sendPresenceState(const QString &topic)
 {
-    send(NativeCodec::presenceState(topic, m_context.hub.presence(topic)));
+    send(m_context.hub.presenceStateFrame(topic, this));
     m_context.metrics.framesOut();
 }
 
@@ -420,6 +598,19 @@ void Session::handlePresence(const P::Frame &frame, qint64 receivedAtNs)
             reject(Err::InvalidPayload, error, frame.ref, frame.topic);
             return;
         }
+        const auto status = meta.value("status"_L1);
+        static const QStringList statuses{u"online"_s, u"away"_s, u"dnd"_s, u"invisible"_s};
+        if (!status.isUndefined() && (!status.isString() || !statuses.contains(status.toString()))) {
+            reject(Err::InvalidPayload, u"meta.status must be one of online, away, dnd, invisible"_s,
+                   frame.ref, frame.topic);
+            return;
+        }
+        const auto statusText = meta.value("status_text"_L1);
+        if (!statusText.isUndefined() && (!statusText.isString() || statusText.toString().size() > MaxStatusTextLength)) {
+            reject(Err::InvalidPayload, u"meta.status_text must be text of at most %1 characters"_s.arg(MaxStatusTextLength),
+                   frame.ref, frame.topic);
+            return;
+        }
         const auto metaBytes = QJsonDocument(meta).toJson(QJsonDocument::Compact).size();
         const auto limit = m_context.config.limits.maxPresenceMetaBytes;
         if (metaBytes > limit) {
@@ -495,6 +686,84 @@ void Session::handleAccessToken(const P::Frame &frame)
     replyOk(frame);
 }
 
+void Session::handleHello(const P::Frame &frame)
+{
+    const auto &p = frame.payload;
+    ChatUser user;
+    if (const auto *verifier = m_context.verifier) {
+        const auto token = p.value("access_token"_L1).toString();
+        if (token.isEmpty()) {
+            reject(Err::AuthTokenRequired, u"Access token required"_s, frame.ref, frame.topic);
+            return;
+        }
+        const auto result = verifier->verify(token.toUtf8());
+        if (!result.ok()) {
+            reject(result.error.code, result.error.reason, frame.ref, frame.topic);
+            return;
+        }
+        user = ChatUser{result.claims->subject,
+                        result.claims->name.isEmpty() ? result.claims->subject : result.claims->name};
+    } else {
+        const auto declared = p.value("user"_L1).toObject();
+        const auto id = declared.value("id"_L1).toString();
+        const auto name = declared.value("name"_L1).toString();
+        if (!isValidUserId(id) || name.size() > MaxUserNameLength) {
+            reject(Err::InvalidPayload, u"user needs an id of 1-64 of A-Z a-z 0-9 _ . - and a name of at most 100"_s,
+                   frame.ref, frame.topic);
+            return;
+        }
+        user = ChatUser{id, name.isEmpty() ? id : name};
+    }
+    if (!adoptUser(user, frame))
+        return;
+    replyOk(frame, {{u"user"_s, userJson()}});
+}
+
+bool Session::adoptUser(const ChatUser &user, const P::Frame &frame)
+{
+    if (m_user && m_user->id != user.id) {
+        // One connection is one user: messages, reads and mentions are attributed to it.
+        reject(Err::AuthInvalidToken, u"This connection is already %1"_s.arg(m_user->id), frame.ref, frame.topic);
+        return false;
+    }
+    m_user = user;
+    m_context.hub.setUser(this, user.id);
+    return true;
+}
+
+QJsonObject Session::userJson() const
+{
+    return m_user ? QJsonObject{{u"id"_s, m_user->id}, {u"name"_s, m_user->name}} : QJsonObject();
+}
+
+void Session::rejectStore(const P::Frame &frame, StoreError error, const QString &message)
+{
+    switch (error) {
+    case StoreError::None:
+        return;
+    case StoreError::NotFound:
+        reject(Err::NotFound, message, frame.ref, frame.topic);
+        return;
+    case StoreError::Forbidden:
+        reject(Err::Forbidden, message, frame.ref, frame.topic);
+        return;
+    case StoreError::MessageDeleted:
+        reject(Err::MessageDeleted, message, frame.ref, frame.topic);
+        return;
+    case StoreError::AlreadyExists:
+        reject(Err::AlreadyExists, message, frame.ref, frame.topic);
+        return;
+    case StoreError::Invalid:
+        reject(Err::InvalidPayload, message, frame.ref, frame.topic);
+        return;
+    case StoreError::Unavailable:
+        logEvent(lcSession(), QtWarningMsg, "storage.unavailable", {{u"client"_s, m_clientId}, {u"error"_s, message}});
+        reject(Err::StorageUnavailable, u"The message store could not commit; nothing was stored, retry"_s,
+               frame.ref, frame.topic);
+        return;
+    }
+}
+
 void Session::closeChannel(const QString &topic, QLatin1StringView code, const QString &reason)
 {
     if (!m_memberships.remove(topic))
@@ -548,9 +817,10 @@ void Session::expireTokens()
 void Session::leaveAll()
 {
     const auto topics = m_memberships.keys();
-    m_memberships.clear();
     for (const auto &topic : topics)
         m_context.hub.leave(this, topic); // each leave sends the presence leaves to the others
+    m_memberships.clear();
+    m_context.hub.setUser(this, {});
 }
 
 void Session::onDisconnected()

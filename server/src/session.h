@@ -1,6 +1,7 @@
 #pragma once
 
 #include "jwtverifier.h"
+#include "messagestore.h"
 #include "ratelimiter.h"
 #include "serverconfig.h"
 #include "subscriber.h"
@@ -9,6 +10,7 @@
 
 #include <QtCore/QDateTime>
 #include <QtCore/QHash>
+#include <QtCore/QSet>
 #include <QtCore/QObject>
 #include <QtCore/QTimer>
 #include <QtWebSockets/QWebSocket>
@@ -28,7 +30,11 @@ struct SessionContext
     const JwtVerifier *verifier; //!< null: open mode, names are self-declared
     Metrics &metrics;
     Hub &hub;
+    MessageStore &store;
 };
+
+//! \brief True for a valid chat user id: 1-64 of `A-Z a-z 0-9 _ . -` (docs/protocol.md "Identity").
+[[nodiscard]] bool isValidUserId(const QString &id);
 
 //! \brief One WebSocket connection speaking the native protocol (docs/protocol.md).
 //!
@@ -44,7 +50,7 @@ public:
     [[nodiscard]] quint64 subscriberId() const override { return m_id; }
     [[nodiscard]] QString clientId() const override { return m_clientId; }
     [[nodiscard]] Dialect dialect() const override { return Dialect::Native; }
-    void deliver(const QString &frame) override;
+    void deliver(const QString &topic, const QString &frame, qint64 messageSeq) override;
 
     //! \brief Monotonic ms of the last frame received, for the server's idle sweep.
     [[nodiscard]] qint64 lastActivityMs() const { return m_lastActivityMs; }
@@ -65,6 +71,28 @@ private:
         bool ack = false;
         std::optional<QString> presenceKey;
         std::optional<TokenClaims> claims; // auth mode: the token this channel was joined with
+        bool chat = false;     // joined with config.chat
+        QString kind;          // "public", "private" or "dm"
+        // A chat join is completed asynchronously (read position, replay). Until then live
+        // frames for the topic are held, so the reply and the replay come first.
+        bool joining = false;
+        quint64 generation = 0; // which join this is, so a late answer for an older one is ignored
+        std::optional<QString> joinRef; // the join's ref, for its (late) reply
+        qint64 replayedUpTo = 0; // live messages up to this seq were in the replay: not resent
+        struct Held
+        {
+            QString frame;
+            qint64 seq;
+        };
+        QList<Held> held;
+    };
+
+    //! What a join asked for, carried through its asynchronous steps.
+    struct JoinPlan
+    {
+        Protocol::Frame request;
+        Membership membership;
+        std::optional<qint64> sinceSeq;
     };
 
     void onText(const QString &message);
@@ -77,6 +105,29 @@ private:
     void handlePresence(const Protocol::Frame &frame, qint64 receivedAtNs);
     void handlePresenceState(const Protocol::Frame &frame);
     void handleAccessToken(const Protocol::Frame &frame);
+    void handleHello(const Protocol::Frame &frame);
+
+    // Joins (session.cpp) and chat (sessionchat.cpp)
+    void continueJoin(JoinPlan plan);
+    void completeChatJoin(const QString &topic, quint64 generation, const QJsonObject &chatInfo,
+                          const QList<StoredMessage> &replay);
+    void failJoin(const Protocol::Frame &request, quint64 generation, QLatin1StringView code, const QString &reason);
+    void handleChat(const Protocol::Frame &frame, qint64 receivedAtNs);
+    bool requireChat(const Protocol::Frame &frame, bool needsMembership = true);
+    void handleSend(const Protocol::Frame &frame, qint64 receivedAtNs);
+    void handleEdit(const Protocol::Frame &frame, qint64 receivedAtNs, bool remove);
+    void handleHistory(const Protocol::Frame &frame);
+    void handleReaction(const Protocol::Frame &frame, qint64 receivedAtNs, bool add);
+    void handleRead(const Protocol::Frame &frame, qint64 receivedAtNs);
+    void handleUnread(const Protocol::Frame &frame);
+    void handleTyping(const Protocol::Frame &frame, bool start);
+    void handleCreateChannel(const Protocol::Frame &frame);
+    void handleInvite(const Protocol::Frame &frame);
+    void notifyMentions(const QString &topic, const StoredMessage &message);
+    void rejectStore(const Protocol::Frame &frame, StoreError error, const QString &message);
+    //! Sets the connection's user; false (with an error reply) when it conflicts with one set.
+    bool adoptUser(const ChatUser &user, const Protocol::Frame &frame);
+    [[nodiscard]] QJsonObject userJson() const;
 
     void send(const QString &frame); //!< every outgoing frame; enforces the send-buffer limit
     void sendFrame(const Protocol::Frame &frame);
@@ -95,6 +146,9 @@ private:
     QWebSocket *m_socket;
     SessionContext m_context;
     QHash<QString, Membership> m_memberships;
+    QSet<QString> m_pendingJoins; // joins waiting for an access check: not members yet
+    std::optional<ChatUser> m_user;
+    quint64 m_nextJoinGeneration = 0;
     TokenBucket m_bucket;
     StrikeCounter m_strikes;
     QTimer m_expiryTimer;

@@ -22,8 +22,10 @@ public:
     [[nodiscard]] virtual quint64 subscriberId() const = 0;
     [[nodiscard]] virtual QString clientId() const = 0; //!< e.g. "client-42", shown by REST
     [[nodiscard]] virtual Dialect dialect() const = 0;
-    //! \brief Sends an encoded text frame; every recipient gets the same implicitly shared string.
-    virtual void deliver(const QString &frame) = 0;
+    //! \brief Sends an encoded text frame of \a topic; every recipient gets the same implicitly
+    //! shared string. \a messageSeq is the chat seq when the frame is a `message` (0 otherwise),
+    //! so a subscriber that is still catching up on \a topic can hold it and drop repeats.
+    virtual void deliver(const QString &topic, const QString &frame, qint64 messageSeq) = 0;
 };
 
 //! \brief Monotonic time in nanoseconds, for latency measurements.

@@ -179,7 +179,7 @@ void tst_Auth::channelPatterns_data()
     QTest::newRow("exact other") << QJsonArray{u"room:x"_s} << u"room:xy"_s << false;
     QTest::newRow("prefix") << QJsonArray{u"room:allowed*"_s} << u"room:allowed-test"_s << true;
     QTest::newRow("prefix miss") << QJsonArray{u"room:allowed*"_s} << u"room:other"_s << false;
-    QTest::newRow("inner star") << QJsonArray{u"dm:*:alice"_s} << u"dm:bob:alice"_s << true;
+    QTest::newRow("inner star") << QJsonArray{u"team:*:alice"_s} << u"team:bob:alice"_s << true;
     QTest::newRow("second pattern") << QJsonArray{u"a"_s, u"b*"_s} << u"bee"_s << true;
 }
 

@@ -10,12 +10,21 @@ Server::ServerConfig TestServer::defaultConfig()
     config.bindAddress = QHostAddress::LocalHost;
     config.port = 0;
     config.logLevel = QtWarningMsg;
+    config.storage.dataDir.clear(); // each TestServer gets its own temporary database
+    config.storage.fullSync = false; // tests check crash safety with their own servers
     return config;
 }
 
 TestServer::TestServer(Server::ServerConfig config)
-    : m_server(std::make_unique<Server::Server>(std::move(config)))
 {
+    if (config.storage.dataDir.isEmpty())
+        config.storage.dataDir = m_dataDir.path();
+    m_server = std::make_unique<Server::Server>(std::move(config));
+}
+
+QString TestServer::dataDir() const
+{
+    return m_server->config().storage.dataDir;
 }
 
 TestServer::~TestServer() = default;

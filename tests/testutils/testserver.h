@@ -3,6 +3,7 @@
 #include "server.h"
 #include "serverconfig.h"
 
+#include <QtCore/QTemporaryDir>
 #include <QtCore/QUrl>
 
 #include <memory>
@@ -19,7 +20,8 @@ namespace Confab::Testing {
 class TestServer
 {
 public:
-    //! \brief Loopback, port 0, warnings-only logging; limits as shipped.
+    //! \brief Loopback, port 0, warnings-only logging; limits as shipped. The data directory is
+    //! empty: the TestServer then uses a temporary one of its own (see dataDir()).
     static Server::ServerConfig defaultConfig();
 
     explicit TestServer(Server::ServerConfig config = defaultConfig());
@@ -32,8 +34,11 @@ public:
     [[nodiscard]] quint16 port() const { return m_server->port(); }
     [[nodiscard]] QUrl webSocketUrl(const QString &path = QStringLiteral("/")) const;
     [[nodiscard]] QUrl httpUrl(const QString &path = QString()) const;
+    //! \brief Where the SQLite database is (a temporary directory unless the config named one).
+    [[nodiscard]] QString dataDir() const;
 
 private:
+    QTemporaryDir m_dataDir; // outlives the server (declared first)
     std::unique_ptr<Server::Server> m_server;
 };
 

@@ -98,6 +98,10 @@ qint64 numericField(const ServerConfig &config, const QString &flag)
         {u"--http-max-body-bytes"_s, l.httpMaxBodyBytes},
         {u"--http-idle-timeout"_s, l.httpIdleTimeout.count()},
         {u"--request-head-timeout"_s, l.requestHeadTimeout.count()},
+        {u"--catchup-limit"_s, config.chat.catchupLimit},
+        {u"--typing-timeout"_s, config.chat.typingTimeout.count()},
+        {u"--max-message-body"_s, config.chat.maxMessageBody},
+        {u"--long-poll-timeout"_s, config.chat.longPollTimeout.count()},
     };
     Q_ASSERT(fields.contains(flag));
     return fields.value(flag);
@@ -120,7 +124,10 @@ bool sameConfig(const ServerConfig &a, const ServerConfig &b)
         && x.maxPresenceMetaBytes == y.maxPresenceMetaBytes
         && x.maxSendBufferBytes == y.maxSendBufferBytes && x.maxRejectsPerMinute == y.maxRejectsPerMinute && x.idleTimeout == y.idleTimeout
         && x.httpMaxHeaderBytes == y.httpMaxHeaderBytes && x.httpMaxBodyBytes == y.httpMaxBodyBytes
-        && x.httpIdleTimeout == y.httpIdleTimeout && x.requestHeadTimeout == y.requestHeadTimeout;
+        && x.httpIdleTimeout == y.httpIdleTimeout && x.requestHeadTimeout == y.requestHeadTimeout
+        && a.storage.dataDir == b.storage.dataDir && a.storage.fullSync == b.storage.fullSync
+        && a.chat.catchupLimit == b.chat.catchupLimit && a.chat.typingTimeout == b.chat.typingTimeout
+        && a.chat.maxMessageBody == b.chat.maxMessageBody && a.chat.longPollTimeout == b.chat.longPollTimeout;
 }
 
 const QString LongSecret = u"0123456789abcdef0123456789abcdef"_s; // 32 bytes: no warning
@@ -604,6 +611,12 @@ void tst_ConfigLoader::helpListsEveryOption()
         {u"--http-max-body-bytes", u"HTTP_MAX_BODY_BYTES"},
         {u"--http-idle-timeout", u"HTTP_IDLE_TIMEOUT"},
         {u"--request-head-timeout", u"REQUEST_HEAD_TIMEOUT"},
+        {u"--data-dir", u"DATA_DIR"},
+        {u"--storage-sync", u"STORAGE_SYNC"},
+        {u"--catchup-limit", u"CATCHUP_LIMIT"},
+        {u"--typing-timeout", u"TYPING_TIMEOUT"},
+        {u"--max-message-body", u"MAX_MESSAGE_BODY"},
+        {u"--long-poll-timeout", u"LONG_POLL_TIMEOUT"},
         {u"--env-file", u"ENV_FILE"},
     };
     for (const auto &[flag, env] : options) {
@@ -650,7 +663,7 @@ void tst_ConfigLoader::helpDefaultsRoundTrip()
         QVERIFY2(sameConfig(parsed.config, ServerConfig()), qPrintable(flag + u" " + shown));
         ++checked;
     }
-    QCOMPARE(checked, 27);
+    QCOMPARE(checked, 33);
 }
 
 void tst_ConfigLoader::logJsonOrdinary()

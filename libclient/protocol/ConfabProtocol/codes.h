@@ -26,6 +26,27 @@ inline constexpr auto Presence = "presence"_L1;
 inline constexpr auto PresenceState = "presence_state"_L1;
 inline constexpr auto PresenceDiff = "presence_diff"_L1;
 inline constexpr auto AccessToken = "access_token"_L1;
+// Chat (docs/protocol.md "Chat")
+inline constexpr auto Hello = "hello"_L1;
+inline constexpr auto Unread = "unread"_L1;
+inline constexpr auto Mention = "mention"_L1;
+inline constexpr auto MessageSend = "message:send"_L1;
+inline constexpr auto MessageEdit = "message:edit"_L1;
+inline constexpr auto MessageDelete = "message:delete"_L1;
+inline constexpr auto Message = "message"_L1;
+inline constexpr auto MessageEdited = "message:edited"_L1;
+inline constexpr auto MessageDeleted = "message:deleted"_L1;
+inline constexpr auto History = "history"_L1;
+inline constexpr auto ReactionAdd = "reaction:add"_L1;
+inline constexpr auto ReactionRemove = "reaction:remove"_L1;
+inline constexpr auto Reaction = "reaction"_L1;
+inline constexpr auto Read = "read"_L1;
+inline constexpr auto TypingStart = "typing:start"_L1;
+inline constexpr auto TypingStop = "typing:stop"_L1;
+inline constexpr auto Typing = "typing"_L1;
+inline constexpr auto TypingState = "typing_state"_L1;
+inline constexpr auto ChannelCreate = "channel:create"_L1;
+inline constexpr auto ChannelInvite = "channel:invite"_L1;
 } // namespace Events
 
 //! Error codes carried in `response.code` of an error reply, or in `code` of a `chan:error`.
@@ -48,6 +69,14 @@ inline constexpr auto MessageTooLarge = "MESSAGE_TOO_LARGE"_L1;
 inline constexpr auto RateLimited = "MESSAGE_RATE_LIMITED"_L1;
 inline constexpr auto PresenceTooLarge = "PRESENCE_PAYLOAD_TOO_LARGE"_L1;
 inline constexpr auto ChannelLimit = "CHANNEL_LIMIT_EXCEEDED"_L1;
+// Chat
+inline constexpr auto IdentityRequired = "IDENTITY_REQUIRED"_L1;
+inline constexpr auto Forbidden = "FORBIDDEN"_L1;
+inline constexpr auto NotFound = "NOT_FOUND"_L1;
+inline constexpr auto AlreadyExists = "ALREADY_EXISTS"_L1;
+inline constexpr auto MessageDeleted = "MESSAGE_DELETED"_L1;
+inline constexpr auto InvalidId = "INVALID_ID"_L1;
+inline constexpr auto StorageUnavailable = "STORAGE_UNAVAILABLE"_L1;
 // Authentication and authorization
 inline constexpr auto AuthTokenRequired = "AUTH_TOKEN_REQUIRED"_L1;
 inline constexpr auto AuthInvalidToken = "AUTH_INVALID_TOKEN"_L1;
