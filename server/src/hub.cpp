@@ -25,6 +25,7 @@ struct Hub::Channel
         ChatUser user;
         qint64 expiresAtMs = 0;
     };
+    QHash<quint64, qint64> externalExpiry; // owner → monotonic ms, for HTTP presence
     QString topic;
     // Contiguous for fast fan-out; index gives O(1) lookup and swap-removal.
     std::vector<Member> members;
@@ -34,6 +35,9 @@ struct Hub::Channel
 };
 
 namespace {
+
+// External (HTTP) presence owners get ids no connection can have: connections count from 1.
+constexpr quint64 ExternalOwnerBase = quint64(1) << 62;
 
 bool diffIncludesActor(Dialect dialect)
 {
@@ -64,13 +68,27 @@ bool isInvisible(const QJsonObject &meta)
 Hub::Hub(Metrics &metrics) : m_metrics(metrics) {}
 Hub::~Hub() = default;
 
-bool Hub::join(Subscriber *subscriber, const QString &topic, bool self)
+std::shared_ptr<Hub::Channel> Hub::ensureChannel(const QString &topic)
 {
     auto &slot = m_channels[topic];
     if (!slot) {
         slot = std::make_shared<Channel>();
         slot->topic = topic;
     }
+    return slot;
+}
+
+void Hub::dropIfEmpty(const QString &topic)
+{
+    // Empty channels are deleted; presence posted over HTTP keeps a channel alive on its own.
+    const auto it = m_channels.constFind(topic);
+    if (it != m_channels.cend() && (*it)->members.empty() && (*it)->presence.isEmpty() && (*it)->typing.isEmpty())
+        m_channels.remove(topic);
+}
+
+bool Hub::join(Subscriber *subscriber, const QString &topic, bool self)
+{
+    auto slot = ensureChannel(topic);
     const auto id = subscriber->subscriberId();
     if (slot->index.contains(id))
         return false;
@@ -105,10 +123,9 @@ Hub::LeaveResult Hub::leave(Subscriber *subscriber, const QString &topic)
         return LeaveResult::NotMember;
 
     untrack(subscriber, topic, std::nullopt, monotonicNs());
-    stopTyping(subscriber, topic);
+    stopTyping(topic, m_userOf.value(subscriber), subscriber);
     removeMember(*channel, subscriber->subscriberId());
-    if (channel->members.empty())
-        m_channels.remove(topic); // empty channels are deleted
+    dropIfEmpty(topic);
     return LeaveResult::Left;
 }
 
@@ -166,16 +183,21 @@ PresenceEntry Hub::track(Subscriber *subscriber, const QString &topic, const QSt
     Q_ASSERT(channel && channel->index.contains(subscriber->subscriberId()));
     if (!channel)
         return {};
-    const auto owner = subscriber->subscriberId();
+    return trackOwner(*channel, subscriber->subscriberId(), subscriber, key, meta, receivedAtNs);
+}
+
+PresenceEntry Hub::trackOwner(Channel &channel, quint64 owner, const Subscriber *actor, const QString &key,
+                              const QJsonObject &meta, qint64 receivedAtNs)
+{
     std::optional<PresenceEntry> before;
-    for (const auto &e : channel->presence.entries(key)) {
+    for (const auto &e : channel.presence.entries(key)) {
         if (e.owner == owner)
             before = e;
     }
-    const auto result = channel->presence.track(owner, key, meta,
-                                                u"pres_"_s + QString::number(++m_nextPresenceRef));
+    const auto result = channel.presence.track(owner, key, meta,
+                                               u"pres_"_s + QString::number(++m_nextPresenceRef));
     m_metrics.presenceUpdate();
-    const auto visible = visibleOnly(channel->presence.entries(key));
+    const auto visible = visibleOnly(channel.presence.entries(key));
     const bool wasShown = before && !isInvisible(before->meta);
     // Others see an invisible entry as absent: going invisible is a leave, coming back a join.
     QList<PresenceKeyChange> joins, leaves;
@@ -184,8 +206,9 @@ PresenceEntry Hub::track(Subscriber *subscriber, const QString &topic, const QSt
     else if (wasShown)
         leaves.append(PresenceKeyChange{key, {*before}, visible});
     if (!joins.isEmpty() || !leaves.isEmpty()) {
+        const auto &topic = channel.topic;
         fanOut(
-            *channel, subscriber, [&](Dialect) { return NativeCodec::presenceDiff(topic, joins, leaves); },
+            channel, actor, [&](Dialect) { return NativeCodec::presenceDiff(topic, joins, leaves); },
             receivedAtNs, SkipRule::UnlessDialectIncludesActor);
     }
     return result.entry;
@@ -197,7 +220,13 @@ bool Hub::untrack(Subscriber *subscriber, const QString &topic, const std::optio
     auto channel = m_channels.value(topic);
     if (!channel)
         return false;
-    auto leaves = channel->presence.untrack(subscriber->subscriberId(), key);
+    return untrackOwner(*channel, subscriber->subscriberId(), subscriber, key, receivedAtNs);
+}
+
+bool Hub::untrackOwner(Channel &channel, quint64 owner, const Subscriber *actor, const std::optional<QString> &key,
+                       qint64 receivedAtNs)
+{
+    auto leaves = channel.presence.untrack(owner, key);
     if (leaves.isEmpty())
         return false;
     m_metrics.presenceUpdate();
@@ -210,11 +239,65 @@ bool Hub::untrack(Subscriber *subscriber, const QString &topic, const std::optio
             shown.append(change);
     }
     if (!shown.isEmpty()) {
+        const auto &topic = channel.topic;
         fanOut(
-            *channel, subscriber, [&](Dialect) { return NativeCodec::presenceDiff(topic, {}, shown); },
-            receivedAtNs, SkipRule::UnlessDialectIncludesActor);
+            channel, actor, [&](Dialect) { return NativeCodec::presenceDiff(topic, {}, shown); }, receivedAtNs,
+            SkipRule::UnlessDialectIncludesActor);
     }
     return true;
+}
+
+PresenceEntry Hub::trackExternal(const QString &topic, const QString &owner, const QString &key,
+                                 const QJsonObject &meta, qint64 expiresAtMs)
+{
+    auto &id = m_externalOwners[owner];
+    if (id == 0)
+        id = ExternalOwnerBase + quint64(m_externalOwners.size());
+    auto channel = ensureChannel(topic);
+    channel->externalExpiry.insert(id, expiresAtMs);
+    return trackOwner(*channel, id, nullptr, key, meta, monotonicNs());
+}
+
+bool Hub::untrackExternal(const QString &topic, const QString &owner)
+{
+    const auto id = m_externalOwners.value(owner);
+    auto channel = m_channels.value(topic);
+    if (!id || !channel)
+        return false;
+    channel->externalExpiry.remove(id);
+    const bool removed = untrackOwner(*channel, id, nullptr, std::nullopt, monotonicNs());
+    dropIfEmpty(topic);
+    return removed;
+}
+
+void Hub::expireExternal(qint64 nowMs)
+{
+    QStringList touched;
+    for (const auto &channel : std::as_const(m_channels)) {
+        QList<quint64> expired;
+        for (auto it = channel->externalExpiry.cbegin(); it != channel->externalExpiry.cend(); ++it) {
+            if (it.value() <= nowMs)
+                expired.append(it.key());
+        }
+        for (const auto owner : std::as_const(expired)) {
+            channel->externalExpiry.remove(owner);
+            untrackOwner(*channel, owner, nullptr, std::nullopt, monotonicNs());
+        }
+        if (!expired.isEmpty())
+            touched.append(channel->topic);
+    }
+    for (const auto &topic : std::as_const(touched))
+        dropIfEmpty(topic);
+}
+
+void Hub::addWatcher(const QString &topic, MessageWatcher *watcher)
+{
+    m_watchers.insert(topic, watcher);
+}
+
+void Hub::removeWatcher(const QString &topic, MessageWatcher *watcher)
+{
+    m_watchers.remove(topic, watcher);
 }
 
 const PresenceTracker *Hub::presence(const QString &topic) const
@@ -235,6 +318,13 @@ QString Hub::presenceStateFrame(const QString &topic, const Subscriber *viewer) 
 int Hub::deliverChat(const Subscriber *except, const QString &topic, QLatin1StringView event,
                      const QJsonObject &payload, qint64 messageSeq, qint64 receivedAtNs)
 {
+    if (event == "message"_L1 && m_watchers.contains(topic)) {
+        // Long-polls answer once and go: take them all before telling any.
+        const auto watchers = m_watchers.values(topic);
+        m_watchers.remove(topic);
+        for (auto *watcher : watchers)
+            watcher->messageArrived(topic, payload);
+    }
     const auto it = m_channels.find(topic);
     if (it == m_channels.end())
         return 0;
@@ -283,24 +373,21 @@ void Hub::sendTyping(Channel &channel, const Subscriber *skip, const ChatUser &u
         monotonicNs(), SkipRule::Always);
 }
 
-void Hub::startTyping(Subscriber *subscriber, const QString &topic, const ChatUser &user, qint64 expiresAtMs)
+void Hub::startTyping(const QString &topic, const ChatUser &user, qint64 expiresAtMs, const Subscriber *actor)
 {
-    auto channel = m_channels.value(topic);
-    if (!channel || !channel->index.contains(subscriber->subscriberId()))
-        return;
+    auto channel = ensureChannel(topic);
     auto it = channel->typing.find(user.id);
     if (it != channel->typing.end()) {
         it->expiresAtMs = expiresAtMs; // a renewal is not news
         return;
     }
     channel->typing.insert(user.id, Channel::Typing{user, expiresAtMs});
-    sendTyping(*channel, subscriber, user, true);
+    sendTyping(*channel, actor, user, true);
 }
 
-void Hub::stopTyping(Subscriber *subscriber, const QString &topic)
+void Hub::stopTyping(const QString &topic, const QString &userId, const Subscriber *actor)
 {
     auto channel = m_channels.value(topic);
-    const auto userId = m_userOf.value(subscriber);
     if (!channel || userId.isEmpty())
         return;
     const auto it = channel->typing.find(userId);
@@ -308,7 +395,8 @@ void Hub::stopTyping(Subscriber *subscriber, const QString &topic)
         return;
     const auto user = it->user;
     channel->typing.erase(it);
-    sendTyping(*channel, subscriber, user, false);
+    sendTyping(*channel, actor, user, false);
+    dropIfEmpty(topic);
 }
 
 void Hub::expireTyping(qint64 nowMs)
@@ -329,6 +417,10 @@ void Hub::expireTyping(qint64 nowMs)
         for (const auto &user : std::as_const(expired))
             sendTyping(*keepAlive, nullptr, user, false);
     }
+    // Channels kept only by an HTTP client's typing go once it ends.
+    const auto topics = m_channels.keys();
+    for (const auto &topic : topics)
+        dropIfEmpty(topic);
 }
 
 QList<ChatUser> Hub::typingUsers(const QString &topic) const

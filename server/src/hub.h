@@ -74,13 +74,31 @@ public:
     //! \brief Sends `mention` on `$system` to every connection of \a userId; returns how many.
     int notifyUser(const QString &userId, QLatin1StringView event, const QJsonObject &payload);
     //! \brief Typing starts (or is renewed) for \a user in \a topic until \a expiresAtMs
-    //! (monotonic ms); others are told when it starts, not when it is renewed.
-    void startTyping(Subscriber *subscriber, const QString &topic, const ChatUser &user, qint64 expiresAtMs);
-    void stopTyping(Subscriber *subscriber, const QString &topic);
+    //! (monotonic ms); the others (all but \a actor) are told when it starts, not when renewed.
+    void startTyping(const QString &topic, const ChatUser &user, qint64 expiresAtMs, const Subscriber *actor);
+    void stopTyping(const QString &topic, const QString &userId, const Subscriber *actor);
     //! \brief Ends every typing indicator that expired by \a nowMs (the server's sweep).
     void expireTyping(qint64 nowMs);
     //! \brief The `typing_state` frame: who is typing in \a topic now.
     [[nodiscard]] QString typingStateFrame(const QString &topic) const;
+
+    //! \brief Presence of a client without a connection (HTTP): kept until \a expiresAtMs
+    //! (monotonic ms) unless posted again. \a owner names it (e.g. "http:alice").
+    PresenceEntry trackExternal(const QString &topic, const QString &owner, const QString &key,
+                                const QJsonObject &meta, qint64 expiresAtMs);
+    bool untrackExternal(const QString &topic, const QString &owner);
+    //! \brief Removes external presence past its expiry (the server's sweep).
+    void expireExternal(qint64 nowMs);
+
+    //! \brief Something waiting for the next chat message of a topic (HTTP long-poll).
+    class MessageWatcher
+    {
+    public:
+        virtual ~MessageWatcher() = default;
+        virtual void messageArrived(const QString &topic, const QJsonObject &message) = 0;
+    };
+    void addWatcher(const QString &topic, MessageWatcher *watcher);
+    void removeWatcher(const QString &topic, MessageWatcher *watcher);
     //! @}
 
     //! \name Introspection for REST, metrics and tests
@@ -112,11 +130,19 @@ private:
                SkipRule skipRule, qint64 messageSeq = 0);
     void removeMember(Channel &channel, quint64 subscriberId);
     void sendTyping(Channel &channel, const Subscriber *skip, const ChatUser &user, bool typing);
+    std::shared_ptr<Channel> ensureChannel(const QString &topic);
+    void dropIfEmpty(const QString &topic);
+    PresenceEntry trackOwner(Channel &channel, quint64 owner, const Subscriber *actor, const QString &key,
+                             const QJsonObject &meta, qint64 receivedAtNs);
+    bool untrackOwner(Channel &channel, quint64 owner, const Subscriber *actor, const std::optional<QString> &key,
+                      qint64 receivedAtNs);
 
     Metrics &m_metrics;
     QHash<QString, std::shared_ptr<Channel>> m_channels;
     QHash<QString, QSet<Subscriber *>> m_users; // user id → its connections, for mentions
     QHash<const Subscriber *, QString> m_userOf;
+    QHash<QString, quint64> m_externalOwners; // "http:alice" → an owner id no connection has
+    QMultiHash<QString, MessageWatcher *> m_watchers;
     qsizetype m_memberships = 0;
     quint64 m_nextPresenceRef = 0;
 };

@@ -313,6 +313,11 @@ void Listener::setWebSocketServer(QWebSocketServer *server, std::function<bool(Q
     m_acceptsPath = std::move(acceptsPath);
 }
 
+void Listener::setHttpHandler(std::function<bool(QTcpSocket *, const RequestHead &)> handler)
+{
+    m_httpHandler = std::move(handler);
+}
+
 bool Listener::takeOverLimit(const QHostAddress &peer, quint16 port)
 {
     return m_overLimit.remove({normalized(peer), port});
@@ -383,6 +388,12 @@ void Listener::onHead(ConnectionGuard *guard, const RequestHead &head)
         m_overLimit.remove({peer, socket->peerPort()});
         guard->fail(429, "CONNECTION_LIMIT_PER_IP"_L1,
                     u"More than %1 connections from %2"_s.arg(m_config.limits.maxConnectionsPerIp).arg(peer.toString()));
+        return;
+    }
+
+    if (m_httpHandler && m_httpHandler(socket, head)) {
+        // Read and answered there, once; the guard's limits were checked on this head already.
+        delete guard;
         return;
     }
 

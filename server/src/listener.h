@@ -54,6 +54,10 @@ public:
     //! endpoints (others get 404).
     void setWebSocketServer(QWebSocketServer *server, std::function<bool(QByteArrayView path)> acceptsPath);
 
+    //! \brief Plain HTTP requests that \a handler takes (returns true for) go to it instead of the
+    //! QHttpServer: for routes that answer later (see ChatHttp).
+    void setHttpHandler(std::function<bool(QTcpSocket *socket, const RequestHead &head)> handler);
+
     //! \brief True (once) if the connection from \a peer:\a port went over the per-IP limit;
     //! the server then closes the upgraded WebSocket with a reason instead of serving it.
     bool takeOverLimit(const QHostAddress &peer, quint16 port);
@@ -73,6 +77,7 @@ private:
     Metrics &m_metrics;
     QWebSocketServer *m_webSockets = nullptr;
     std::function<bool(QByteArrayView)> m_acceptsPath;
+    std::function<bool(QTcpSocket *, const RequestHead &)> m_httpHandler;
     QHash<QHostAddress, int> m_perIp;
     QSet<QPair<QHostAddress, quint16>> m_overLimit;
 };

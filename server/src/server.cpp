@@ -1,5 +1,6 @@
 #include "server.h"
 
+#include "chathttp.h"
 #include "httpapi.h"
 #include "hub.h"
 #include "jwtverifier.h"
@@ -41,7 +42,11 @@ Server::Server(ServerConfig config, QObject *parent)
     connect(&m_idleSweep, &QTimer::timeout, this, &Server::sweepIdle);
     // Typing indicators expire at TYPING_TIMEOUT; a quarter second is precise enough for people.
     m_typingSweep.setInterval(250);
-    connect(&m_typingSweep, &QTimer::timeout, this, [this] { m_hub->expireTyping(monotonicNs() / 1'000'000); });
+    connect(&m_typingSweep, &QTimer::timeout, this, [this] {
+        const auto now = monotonicNs() / 1'000'000;
+        m_hub->expireTyping(now);
+        m_hub->expireExternal(now);
+    });
     m_shutdownDeadline.setSingleShot(true);
     connect(&m_shutdownDeadline, &QTimer::timeout, this, &Server::finishShutdown);
 }
@@ -53,6 +58,7 @@ Server::~Server()
     m_sessions.clear();
     qDeleteAll(sessions);
     delete m_http;
+    delete m_chatHttp;
     delete m_webSockets;
     m_store.reset(); // after the sessions: their pending store callbacks are simply dropped
 }
@@ -101,6 +107,10 @@ bool Server::start(QString *error)
     }
     m_listener->setWebSocketServer(m_webSockets, [](QByteArrayView path) {
         return path == "/" || path == "/ws";
+    });
+    m_chatHttp = new ChatHttp(*this, this);
+    m_listener->setHttpHandler([this](QTcpSocket *socket, const RequestHead &head) {
+        return m_chatHttp->take(socket, head);
     });
     m_http->bind(m_listener);
 

@@ -16,6 +16,7 @@ class QWebSocketServer;
 namespace Confab::Server {
 
 class Hub;
+class ChatHttp;
 class HttpApi;
 class JwtVerifier;
 class Listener;
@@ -81,6 +82,7 @@ private:
     Listener *m_listener = nullptr;           // owned by m_http (QAbstractHttpServer::bind)
     QWebSocketServer *m_webSockets = nullptr; // child
     HttpApi *m_http = nullptr;                // child
+    ChatHttp *m_chatHttp = nullptr;           // child
     QHash<quint64, Session *> m_sessions;
     quint64 m_nextSessionId = 0;
     QElapsedTimer m_uptime;

@@ -1,5 +1,6 @@
 #include "session.h"
 
+#include "chatrules.h"
 #include "hub.h"
 #include "logging.h"
 #include "metrics.h"
@@ -79,10 +80,6 @@ bool readObject(const QJsonObject &o, QLatin1StringView key, QJsonObject &out, c
 
 constexpr auto CloseTokenExpired = QWebSocketProtocol::CloseCode(4001);
 
-// User ids appear in DM topics and mentions, so they are restricted to a safe charset.
-constexpr qsizetype MaxUserNameLength = 100; // a display name, not a paragraph
-constexpr qsizetype MaxStatusTextLength = 100;
-
 // How long a closing peer has to answer our close frame before the socket is dropped.
 constexpr std::chrono::seconds CloseGrace{5};
 
@@ -90,13 +87,6 @@ constexpr std::chrono::seconds CloseGrace{5};
 constexpr qsizetype MaxPresenceKeyLength = 255;
 
 } // namespace
-
-bool isValidUserId(const QString &id)
-{
-    // User ids appear in DM topics and mentions: a short, plain charset.
-    static const QRegularExpression re(uR"(^[A-Za-z0-9_.\-]{1,64}$)"_s);
-    return re.match(id).hasMatch();
-}
 
 Session::Session(quint64 id, QWebSocket *socket, const SessionContext &context, QObject *parent)
     : QObject(parent),
@@ -369,14 +359,13 @@ void Session::handleJoin(const P::Frame &frame)
             return;
         membership.claims = std::move(result.claims);
     } else if (!declaredUser.isEmpty() && !m_user) {
-        const auto id = declaredUser.value("id"_L1).toString();
-        const auto name = declaredUser.value("name"_L1).toString();
-        if (!isValidUserId(id) || name.size() > MaxUserNameLength) {
+        const auto user = readUser(declaredUser);
+        if (!user) {
             reject(Err::InvalidPayload, u"config.user needs an id of 1-64 of A-Z a-z 0-9 _ . - and a name of at most 100"_s,
                    frame.ref, frame.topic);
             return;
         }
-        if (!adoptUser(ChatUser{id, name.isEmpty() ? id : name}, frame))
+        if (!adoptUser(*user, frame))
             return;
     }
 
@@ -598,25 +587,10 @@ void Session::handlePresence(const P::Frame &frame, qint64 receivedAtNs)
             reject(Err::InvalidPayload, error, frame.ref, frame.topic);
             return;
         }
-        const auto status = meta.value("status"_L1);
-        static const QStringList statuses{u"online"_s, u"away"_s, u"dnd"_s, u"invisible"_s};
-        if (!status.isUndefined() && (!status.isString() || !statuses.contains(status.toString()))) {
-            reject(Err::InvalidPayload, u"meta.status must be one of online, away, dnd, invisible"_s,
-                   frame.ref, frame.topic);
-            return;
-        }
-        const auto statusText = meta.value("status_text"_L1);
-        if (!statusText.isUndefined() && (!statusText.isString() || statusText.toString().size() > MaxStatusTextLength)) {
-            reject(Err::InvalidPayload, u"meta.status_text must be text of at most %1 characters"_s.arg(MaxStatusTextLength),
-                   frame.ref, frame.topic);
-            return;
-        }
-        const auto metaBytes = QJsonDocument(meta).toJson(QJsonDocument::Compact).size();
         const auto limit = m_context.config.limits.maxPresenceMetaBytes;
-        if (metaBytes > limit) {
-            reject(Err::PresenceTooLarge,
-                   u"Presence meta of %1 bytes exceeds the limit of %2 bytes"_s.arg(metaBytes).arg(limit),
-                   frame.ref, frame.topic, {{u"limit"_s, qint64(limit)}});
+        if (const auto refused = checkPresenceMeta(meta, limit)) {
+            reject(refused->code, refused->message, frame.ref, frame.topic,
+                   refused->code == Err::PresenceTooLarge ? QJsonObject{{u"limit"_s, qint64(limit)}} : QJsonObject());
             return;
         }
         const QString resolved = key ? *key : it->presenceKey.value_or(m_clientId);
@@ -704,15 +678,13 @@ void Session::handleHello(const P::Frame &frame)
         user = ChatUser{result.claims->subject,
                         result.claims->name.isEmpty() ? result.claims->subject : result.claims->name};
     } else {
-        const auto declared = p.value("user"_L1).toObject();
-        const auto id = declared.value("id"_L1).toString();
-        const auto name = declared.value("name"_L1).toString();
-        if (!isValidUserId(id) || name.size() > MaxUserNameLength) {
+        const auto declared = readUser(p.value("user"_L1).toObject());
+        if (!declared) {
             reject(Err::InvalidPayload, u"user needs an id of 1-64 of A-Z a-z 0-9 _ . - and a name of at most 100"_s,
                    frame.ref, frame.topic);
             return;
         }
-        user = ChatUser{id, name.isEmpty() ? id : name};
+        user = *declared;
     }
     if (!adoptUser(user, frame))
         return;

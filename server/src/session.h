@@ -33,9 +33,6 @@ struct SessionContext
     MessageStore &store;
 };
 
-//! \brief True for a valid chat user id: 1-64 of `A-Z a-z 0-9 _ . -` (docs/protocol.md "Identity").
-[[nodiscard]] bool isValidUserId(const QString &id);
-
 //! \brief One WebSocket connection speaking the native protocol (docs/protocol.md).
 //!
 //! Owns its socket and all per-connection state (memberships, limits, token expiry), and lives
@@ -123,7 +120,6 @@ private:
     void handleTyping(const Protocol::Frame &frame, bool start);
     void handleCreateChannel(const Protocol::Frame &frame);
     void handleInvite(const Protocol::Frame &frame);
-    void notifyMentions(const QString &topic, const StoredMessage &message);
     void rejectStore(const Protocol::Frame &frame, StoreError error, const QString &message);
     //! Sets the connection's user; false (with an error reply) when it conflicts with one set.
     bool adoptUser(const ChatUser &user, const Protocol::Frame &frame);

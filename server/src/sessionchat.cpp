@@ -2,6 +2,7 @@
 // replies and deliveries happen only once it has committed.
 #include "session.h"
 
+#include "chatrules.h"
 #include "hub.h"
 #include "logging.h"
 #include "metrics.h"
@@ -20,27 +21,6 @@ namespace Ev = Confab::Protocol::Events;
 namespace Err = Confab::Protocol::Errors;
 
 namespace {
-
-// client_id and message ids are echoed and indexed: a short, plain charset.
-bool isValidClientId(const QString &id)
-{
-    static const QRegularExpression re(uR"(^[A-Za-z0-9_\-]{1,64}$)"_s);
-    return re.match(id).hasMatch();
-}
-
-bool isValidMessageId(const QString &id)
-{
-    static const QRegularExpression re(uR"(^[0-9a-fA-F\-]{1,64}$)"_s);
-    return re.match(id).hasMatch();
-}
-
-// An emoji (or a short code like :+1:) is a handful of code points, never whitespace.
-bool isValidEmoji(const QString &emoji)
-{
-    if (emoji.isEmpty() || emoji.size() > 32)
-        return false;
-    return std::none_of(emoji.cbegin(), emoji.cend(), [](QChar c) { return c.isSpace(); });
-}
 
 constexpr int MaxHistoryLimit = 100; // a page; clients ask again for more
 
@@ -96,30 +76,15 @@ void Session::handleSend(const P::Frame &frame, qint64 receivedAtNs)
 {
     if (!requireChat(frame))
         return;
-    const auto &p = frame.payload;
-    const auto clientId = p.value("client_id"_L1);
-    if (!clientId.isString() || !isValidClientId(clientId.toString())) {
-        reject(Err::InvalidId, u"client_id must be 1-64 of A-Z a-z 0-9 _ -"_s, frame.ref, frame.topic);
-        return;
-    }
-    const auto body = p.value("body"_L1);
-    if (!body.isString() || body.toString().trimmed().isEmpty()) {
-        reject(Err::InvalidPayload, u"body must be non-empty text"_s, frame.ref, frame.topic);
-        return;
-    }
+    AppendRequest request;
+    request.topic = frame.topic;
+    request.author = *m_user;
     const int maxBody = m_context.config.chat.maxMessageBody;
-    if (body.toString().size() > maxBody) {
-        reject(Err::MessageTooLarge, u"A message body may have at most %1 characters"_s.arg(maxBody), frame.ref,
-               frame.topic, {{u"limit"_s, maxBody}});
+    if (const auto error = readSend(frame.payload, maxBody, request)) {
+        reject(error->code, error->message, frame.ref, frame.topic,
+               error->code == Err::MessageTooLarge ? QJsonObject{{u"limit"_s, maxBody}} : QJsonObject());
         return;
     }
-    const auto meta = p.value("meta"_L1);
-    if (!meta.isUndefined() && !meta.isNull() && !meta.isObject()) {
-        reject(Err::InvalidPayload, u"meta must be an object"_s, frame.ref, frame.topic);
-        return;
-    }
-    AppendRequest request{frame.topic, clientId.toString(), *m_user, body.toString(),
-                          parseMentions(body.toString()), meta.toObject()};
     m_context.store.append(this, request, [this, frame, receivedAtNs](const StoreResult<AppendResult> &result) {
         if (m_finished)
             return;
@@ -139,32 +104,8 @@ void Session::handleSend(const P::Frame &frame, qint64 receivedAtNs)
         }
         replyOk(frame, ack);
         m_context.hub.deliverChat(this, frame.topic, Ev::Message, message.toJson(), message.seq, receivedAtNs);
-        notifyMentions(frame.topic, message);
+        notifyMentions(m_context.hub, m_context.store, this, frame.topic, message);
     });
-}
-
-void Session::notifyMentions(const QString &topic, const StoredMessage &message)
-{
-    if (message.mentions.isEmpty())
-        return;
-    const QJsonObject payload{{u"channel"_s, topic}, {u"message"_s, message.toJson()}};
-    const auto kind = topicKind(topic);
-    for (const auto &userId : message.mentions) {
-        if (userId == message.author.id)
-            continue;
-        if (kind.type == "public"_L1) {
-            m_context.hub.notifyUser(userId, Ev::Mention, payload);
-        } else if (kind.type == "dm"_L1) {
-            if (kind.dmUsers.contains(userId))
-                m_context.hub.notifyUser(userId, Ev::Mention, payload);
-        } else {
-            // Private: only members may learn the message exists.
-            m_context.store.access(this, topic, userId, [this, userId, payload](const StoreResult<ChannelAccess> &a) {
-                if (a.ok() && a.value.allowed)
-                    m_context.hub.notifyUser(userId, Ev::Mention, payload);
-            });
-        }
-    }
 }
 
 void Session::handleEdit(const P::Frame &frame, qint64 receivedAtNs, bool remove)
@@ -202,14 +143,10 @@ void Session::handleEdit(const P::Frame &frame, qint64 receivedAtNs, bool remove
         return;
     }
     const auto body = p.value("body"_L1);
-    if (!body.isString() || body.toString().trimmed().isEmpty()) {
-        reject(Err::InvalidPayload, u"body must be non-empty text"_s, frame.ref, frame.topic);
-        return;
-    }
     const int maxBody = m_context.config.chat.maxMessageBody;
-    if (body.toString().size() > maxBody) {
-        reject(Err::MessageTooLarge, u"A message body may have at most %1 characters"_s.arg(maxBody), frame.ref,
-               frame.topic, {{u"limit"_s, maxBody}});
+    if (const auto error = checkBody(body, maxBody)) {
+        reject(error->code, error->message, frame.ref, frame.topic,
+               error->code == Err::MessageTooLarge ? QJsonObject{{u"limit"_s, maxBody}} : QJsonObject());
         return;
     }
     m_context.store.edit(this, frame.topic, id.toString(), m_user->id, body.toString(),
@@ -336,9 +273,9 @@ void Session::handleTyping(const P::Frame &frame, bool start)
         return;
     if (start) {
         const auto expires = monotonicNs() / 1'000'000 + m_context.config.chat.typingTimeout.count();
-        m_context.hub.startTyping(this, frame.topic, *m_user, expires);
+        m_context.hub.startTyping(frame.topic, *m_user, expires, this);
     } else {
-        m_context.hub.stopTyping(this, frame.topic);
+        m_context.hub.stopTyping(frame.topic, m_user->id, this);
     }
     replyOk(frame);
 }
