@@ -14,7 +14,7 @@ build="${CONFAB_BUILD_DIR:-$here/build}"
 # Every Debian package the build and the tests need. Keep in sync with README "Requirements".
 apt_packages=(
     build-essential cmake ninja-build pkg-config
-    qt6-base-dev qt6-websockets-dev qt6-httpserver-dev
+    qt6-base-dev qt6-websockets-dev qt6-httpserver-dev libqt6sql6-sqlite libqt6sql6-psql
     libcpp-jwt-dev nlohmann-json3-dev libssl-dev
     qt6-declarative-dev qt6-declarative-dev-tools
     qml6-module-qtqml qml6-module-qtquick qml6-module-qtquick-controls qml6-module-qtquick-layouts

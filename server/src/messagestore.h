@@ -154,6 +154,9 @@ public:
     //! \brief Every channel the user has a read position in.
     virtual void unreadSummary(const QObject *context, const QString &userId,
                                Done<QMap<QString, ReadState>> done) = 0;
+    //! \brief Every user's read position in \a topic (for "seen by").
+    virtual void readPositions(const QObject *context, const QString &topic,
+                               Done<QMap<QString, qint64>> done) = 0;
     //! \brief Who may use \a topic, decided for \a userId (see ChannelAccess).
     virtual void access(const QObject *context, const QString &topic, const QString &userId,
                         Done<ChannelAccess> done) = 0;

@@ -465,6 +465,23 @@ void Session::continueJoin(JoinPlan plan)
 void Session::completeChatJoin(const QString &topic, quint64 generation, const QJsonObject &chatInfo,
                                const QList<StoredMessage> &replay)
 {
+    // Others' read positions come with the join, so "seen by" is right from the start.
+    m_context.store.readPositions(this, topic, [this, topic, generation, chatInfo, replay](
+                                                   const StoreResult<QMap<QString, qint64>> &reads) {
+        QJsonObject positions;
+        if (reads.ok()) {
+            for (auto it = reads.value.cbegin(); it != reads.value.cend(); ++it)
+                positions.insert(it.key(), it.value());
+        }
+        auto info = chatInfo;
+        info.insert(u"reads"_s, positions);
+        finishChatJoin(topic, generation, info, replay);
+    });
+}
+
+void Session::finishChatJoin(const QString &topic, quint64 generation, const QJsonObject &chatInfo,
+                             const QList<StoredMessage> &replay)
+{
     auto it = m_memberships.find(topic);
     if (m_finished || it == m_memberships.end() || it->generation != generation)
         return; // left, or rejoined, while this was being looked up

@@ -108,6 +108,8 @@ private:
     void continueJoin(JoinPlan plan);
     void completeChatJoin(const QString &topic, quint64 generation, const QJsonObject &chatInfo,
                           const QList<StoredMessage> &replay);
+    void finishChatJoin(const QString &topic, quint64 generation, const QJsonObject &chatInfo,
+                        const QList<StoredMessage> &replay);
     void failJoin(const Protocol::Frame &request, quint64 generation, QLatin1StringView code, const QString &reason);
     void handleChat(const Protocol::Frame &frame, qint64 receivedAtNs);
     bool requireChat(const Protocol::Frame &frame, bool needsMembership = true);

@@ -96,6 +96,10 @@ const std::vector<std::vector<const char *>> &migrations()
             // edit and delete replace a message's mention rows
             "CREATE INDEX mentions_by_message ON mentions (topic, seq)",
         },
+        {
+            // Version 2: a channel's read positions, for "seen by" on a chat join.
+            "CREATE INDEX read_positions_by_topic ON read_positions (topic, read_seq)",
+        },
     };
     return steps;
 }
@@ -525,6 +529,16 @@ public:
         }
         q.finish();
         return success(std::move(summary));
+    }
+
+    StoreResult<QMap<QString, qint64>> readPositions(const QString &topic)
+    {
+        QMap<QString, qint64> positions;
+        QSqlQuery &q = m_db.run("SELECT user_id, read_seq FROM read_positions WHERE topic = ?", {topic});
+        while (q.next())
+            positions.insert(q.value(0).toString(), q.value(1).toLongLong());
+        q.finish();
+        return success(std::move(positions));
     }
 
     StoreResult<ChannelAccess> access(const QString &topic, const QString &userId)
@@ -1077,6 +1091,13 @@ void SqlMessageStore::unreadSummary(const QObject *context, const QString &userI
                                         [=](Operations &ops) { return ops.unreadSummary(userId); });
 }
 
+void SqlMessageStore::readPositions(const QObject *context, const QString &topic,
+                                    Done<QMap<QString, qint64>> done)
+{
+    d->submit<QMap<QString, qint64>>(context, std::move(done),
+                                     [=](Operations &ops) { return ops.readPositions(topic); });
+}
+
 void SqlMessageStore::access(const QObject *context, const QString &topic, const QString &userId,
                              Done<ChannelAccess> done)
 {
@@ -1126,5 +1147,7 @@ QJsonObject SqlMessageStore::health() const
             {u"pending"_s, pending},  // issued, not yet answered
             {u"queued"_s, queued}};   // of those, not yet taken into a transaction
 }
+
+#undef CONFAB_MESSAGE_COLUMNS
 
 } // namespace Confab::Server

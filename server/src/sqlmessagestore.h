@@ -14,6 +14,11 @@ namespace Confab::Server {
 //! on its own (NotFound, Forbidden, …) is rolled back to a savepoint and changes nothing; if the
 //! commit fails, every request of the batch is answered StoreError::Unavailable and nothing of
 //! the batch is stored.
+//!
+//! Choices the interface leaves open: removing a message that is already deleted succeeds again
+//! with the original deletedAt (clients resend unacknowledged requests); a deleted message keeps
+//! its reactions; access() lists a private channel's members only to its members; an append
+//! without a client id is never treated as a duplicate.
 class SqlMessageStore final : public MessageStore
 {
 public:
@@ -48,6 +53,8 @@ public:
                    Done<ReadState> done) override;
     void unreadSummary(const QObject *context, const QString &userId,
                        Done<QMap<QString, ReadState>> done) override;
+    void readPositions(const QObject *context, const QString &topic,
+                       Done<QMap<QString, qint64>> done) override;
     void access(const QObject *context, const QString &topic, const QString &userId,
                 Done<ChannelAccess> done) override;
     void createPrivate(const QObject *context, const QString &topic, const QString &owner,
