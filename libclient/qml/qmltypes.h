@@ -6,6 +6,7 @@
 #include <ConfabClient/channel.h>
 #include <ConfabClient/channellistmodel.h>
 #include <ConfabClient/client.h>
+#include <ConfabClient/messagemodel.h>
 #include <ConfabClient/presencemodel.h>
 #include <ConfabClient/reply.h>
 
@@ -57,6 +58,15 @@ struct ForeignChannelListModel
     QML_FOREIGN(Confab::ChannelListModel)
     QML_NAMED_ELEMENT(ChannelListModel)
     QML_UNCREATABLE("Use Client.channels")
+};
+
+//! \brief A chat channel's messages: `channel.messages` (roles messageId, seq, body, state, …).
+struct ForeignMessageModel
+{
+    Q_GADGET
+    QML_FOREIGN(Confab::MessageModel)
+    QML_NAMED_ELEMENT(MessageModel)
+    QML_UNCREATABLE("Use Channel.messages")
 };
 
 } // namespace Confab::Qml

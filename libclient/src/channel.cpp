@@ -1,6 +1,7 @@
 #include "ConfabClient/channel.h"
 
 #include "ConfabClient/client.h"
+#include "ConfabClient/messagemodel.h"
 #include "ConfabClient/presencemodel.h"
 #include "ConfabClient/reply.h"
 #include "reply_p.h"
@@ -11,6 +12,10 @@
 #include <ConfabProtocol/codes.h>
 
 #include <QtCore/QSet>
+#include <QtCore/QUuid>
+
+#include <algorithm>
+#include <limits>
 
 using namespace Qt::StringLiterals;
 
@@ -25,12 +30,37 @@ bool isAuthCode(const QString &code)
     return code.startsWith("AUTH_"_L1);
 }
 
+// A join refused for one of these will be refused again: it waits for subscribe(), a new token
+// or (IDENTITY_REQUIRED) the user, instead of retrying with back-off.
+bool isRefusal(const QString &code)
+{
+    return isAuthCode(code) || code == P::Errors::Forbidden || code == P::Errors::NotFound
+        || code == P::Errors::InvalidTopic || code == P::Errors::IdentityRequired;
+}
+
+// Chat messages queued for a channel refused with one of these can never be delivered there:
+// they fail (and can be retried by hand) rather than wait forever.
+bool failsQueuedMessages(const QString &code)
+{
+    return code == P::Errors::Forbidden || code == P::Errors::NotFound || code == P::Errors::InvalidTopic
+        || code == P::Errors::AuthChannelDenied;
+}
+
+// message:send refusals that a later resend (same client_id) can overcome.
+bool isRetryableSendError(const QString &code)
+{
+    return code == P::Errors::StorageUnavailable || code == P::Errors::RateLimited;
+}
+
+// Typing indicator timings (docs/protocol.md "Typing"): the server expires a start after 3 s.
+constexpr int TypingDebounceMs = 300; // one start per burst of keystrokes
+constexpr int TypingRenewMs = 2000;   // well inside the server's 3 s, so the indicator never blinks
+constexpr int TypingIdleMs = 3000;    // no keystroke for this long: the user stopped
+
 // Replies created and finished within one API call must still let the caller connect first.
 void finishSoon(Reply *reply, Reply::Status status, const QString &code = {}, const QString &message = {})
 {
-    QMetaObject::invokeMethod(
-        reply, [reply, status, code, message] { ReplyControl::finish(reply, status, {}, code, message); },
-        Qt::QueuedConnection);
+    ReplyControl::finishLater(reply, status, {}, code, message);
 }
 
 // Completes \a reply from a server reply payload `{status, response}`.
@@ -76,6 +106,8 @@ ChannelConfig ChannelConfig::fromVariantMap(const QVariantMap &options)
     config.self = options.value(u"self"_s, broadcast.value(u"self"_s, false)).toBool();
     config.ack = options.value(u"ack"_s, broadcast.value(u"ack"_s, false)).toBool();
     config.presenceKey = options.value(u"presenceKey"_s, presence.value(u"key"_s)).toString();
+    config.chat = options.value(u"chat"_s, false).toBool();
+    config.pageSize = options.value(u"pageSize"_s, 50).toInt();
     return config;
 }
 
@@ -87,6 +119,18 @@ ChannelPrivate::ChannelPrivate(Channel *q, Client *client, const QString &topic,
     rejoinTimer.setSingleShot(true);
     QObject::connect(&rejoinTimer, &QTimer::timeout, q, [this] { join(); });
     model = new PresenceModel(q);
+    messages = new MessageModel(q);
+    messages->setOwnUserId(client->userId());
+    this->config.pageSize = std::clamp(this->config.pageSize, 1, 100);
+    sendRetryTimer.setSingleShot(true);
+    QObject::connect(&sendRetryTimer, &QTimer::timeout, q, [this] { pump(); });
+    typingIdle.setSingleShot(true);
+    typingIdle.setInterval(TypingIdleMs);
+    QObject::connect(&typingIdle, &QTimer::timeout, q, [this] { stopTyping(); });
+    typingRenew.setInterval(TypingRenewMs);
+    QObject::connect(&typingRenew, &QTimer::timeout, q, [this] { sendTypingStart(); });
+    typingDelay.setSingleShot(true);
+    QObject::connect(&typingDelay, &QTimer::timeout, q, [this] { sendTypingStart(); });
 }
 
 ClientPrivate *ChannelPrivate::clientPrivate() const
@@ -111,7 +155,8 @@ void ChannelPrivate::setStatus(Channel::Status newStatus, const QString &code, c
 
 void ChannelPrivate::join()
 {
-    if (!wanted || !connected() || joinInFlight || joinRef)
+    // joinsReady: hello, when there is one, goes first (the client lets us join after it).
+    if (!wanted || !connected() || !clientPrivate()->joinsReady || joinInFlight || joinRef)
         return;
     joinInFlight = true;
     setStatus(Channel::Status::Joining);
@@ -126,6 +171,8 @@ void ChannelPrivate::join()
         QJsonObject cfg{{u"broadcast"_s, QJsonObject{{u"self"_s, config.self}, {u"ack"_s, config.ack}}}};
         if (!config.presenceKey.isEmpty())
             cfg.insert(u"presence"_s, QJsonObject{{u"key"_s, config.presenceKey}});
+        if (config.chat)
+            cfg.insert(u"chat"_s, chatJoinConfig());
         QJsonObject payload{{u"config"_s, cfg}};
         if (!token.isEmpty())
             payload.insert(u"access_token"_s, token);
@@ -144,9 +191,14 @@ void ChannelPrivate::join()
             const auto response = reply.value("response"_L1).toObject();
             const bool ok = reply.value("status"_L1).toString() == "ok"_L1;
             // A join that timed out here may have reached the server: it then says we are in.
-            if (ok || response.value("code"_L1).toString() == P::Errors::AlreadyJoined) {
+            if (!ok && config.chat && response.value("code"_L1).toString() == P::Errors::AlreadyJoined) {
+                // A chat join's reply carries the counts and starts the catch-up; to get them,
+                // leave and join again (the server reads the two in this order).
+                clientPrivate()->post(topic, QString(P::Events::Leave), {}, std::nullopt);
+                join();
+            } else if (ok || response.value("code"_L1).toString() == P::Errors::AlreadyJoined) {
                 joinRef = *ref;
-                onJoined(!ok);
+                onJoined(!ok, response);
             } else {
                 onJoinRefused(response.value("code"_L1).toString(), response.value("reason"_L1).toString(), token);
             }
@@ -171,14 +223,20 @@ void ChannelPrivate::join()
     });
 }
 
-void ChannelPrivate::onJoined(bool alreadyJoined)
+void ChannelPrivate::onJoined(bool alreadyJoined, const QJsonObject &response)
 {
     rejoinAttempt = 0;
     authBlocked = false;
     ownRef.reset(); // refs die with the connection; the re-track below gets a new one
     if (alreadyJoined) // we missed the presence_state that follows a fresh join
         clientPrivate()->post(topic, QString(P::Events::PresenceState), {}, joinRef);
+    if (config.chat)
+        onChatJoined(response.value("chat"_L1).toObject());
     flush(); // what waited goes first, before anything the handlers below send
+    if (config.chat) {
+        sendRetryTimer.stop(); // a fresh membership: no reason to wait any longer
+        pump();
+    }
     // Handlers of these signals often call track(); collect that into the one (re)track
     // below instead of sending it twice.
     QPointer<Channel> guard(q);
@@ -205,12 +263,14 @@ void ChannelPrivate::onJoinRefused(const QString &code, const QString &reason, c
         join(); // setAuth() came while this join was on the wire: try the new token
         return;
     }
-    if (isAuthCode(code)) {
+    if (isRefusal(code)) {
         // Retrying with the same token cannot help: wait for setAuth() (or a reconnect with a
-        // token provider). What was waiting to be sent cannot be sent: say so now.
+        // token provider, or subscribe()). What was waiting to be sent cannot be sent: say so now.
         authBlocked = true;
         failBuffered(code, reason);
         failTrackReplies(code, reason);
+        if (config.chat && failsQueuedMessages(code))
+            failAllQueued(code, reason);
         return;
     }
     scheduleRejoin();
@@ -239,6 +299,7 @@ void ChannelPrivate::onFrame(const QString &event, const QJsonObject &payload)
         qCInfo(lcClient).noquote() << "server closed" << topic << code << reason;
         joinRef.reset();
         clearPresence();
+        clearTypers();
         Q_EMIT q->errorOccurred(code, reason);
         if (code == P::Errors::AuthTokenExpired && clientPrivate()->tokenProvider && wanted) {
             join(); // the provider has a fresh token for us
@@ -248,6 +309,22 @@ void ChannelPrivate::onFrame(const QString &event, const QJsonObject &payload)
         setStatus(Channel::Status::Closed, code, reason);
     } else if (event == P::Events::Error) {
         Q_EMIT q->errorOccurred(payload.value("code"_L1).toString(), payload.value("reason"_L1).toString());
+    } else if (!config.chat) {
+        return;
+    } else if (event == P::Events::Message) {
+        onMessage(payload);
+    } else if (event == P::Events::MessageEdited) {
+        messages->applyEdited(payload);
+    } else if (event == P::Events::MessageDeleted) {
+        onDeleted(payload);
+    } else if (event == P::Events::Reaction) {
+        messages->applyReactions(payload.value("id"_L1).toString(), payload.value("reactions"_L1).toObject());
+    } else if (event == P::Events::Read) {
+        onRead(payload);
+    } else if (event == P::Events::Typing) {
+        onTyping(payload);
+    } else if (event == P::Events::TypingState) {
+        setTypers(payload.value("users"_L1).toArray());
     }
 }
 
@@ -459,6 +536,13 @@ void ChannelPrivate::connectionLost()
     joinRef.reset();
     joinInFlight = false;
     rejoinTimer.stop();
+    // Our typing indicator died with the connection; others' come back in typing_state.
+    typingActive = false;
+    typingStartSent = false;
+    typingIdle.stop();
+    typingRenew.stop();
+    typingDelay.stop();
+    clearTypers();
     if (wanted && !authBlocked && status != Channel::Status::Joining)
         setStatus(Channel::Status::Joining, u"CONNECTION_LOST"_s, u"Waiting for the connection to come back"_s);
 }
@@ -482,6 +566,504 @@ void ChannelPrivate::tokenChanged(const QString &token)
     } else if (authBlocked || status == Channel::Status::Errored || status == Channel::Status::Closed) {
         authBlocked = false;
         join();
+    }
+}
+
+// ---- ChannelPrivate: chat -------------------------------------------------------------------
+
+bool ChannelPrivate::isOwnUser(const QString &userId) const
+{
+    const auto &own = clientPrivate()->userId;
+    return !own.isEmpty() && userId == own;
+}
+
+QJsonObject ChannelPrivate::chatJoinConfig() const
+{
+    // Omitted on the first join: there is nothing to catch up with, the latest page is loaded.
+    const auto highest = messages->highestSeq();
+    return highest > 0 ? QJsonObject{{u"since_seq"_s, highest}} : QJsonObject();
+}
+
+void ChannelPrivate::onChatJoined(const QJsonObject &chat)
+{
+    const auto type = chat.value("type"_L1).toString();
+    const bool typeChanged = !type.isEmpty() && type != channelType;
+    if (typeChanged)
+        channelType = type;
+    // Others' read positions, when the server sends them (see docs/protocol.md; for readBy).
+    const auto reads = chat.value("reads"_L1);
+    if (reads.isArray()) {
+        for (const auto &r : reads.toArray()) {
+            const auto o = r.toObject();
+            messages->applyRead(o.value("user"_L1).toObject().value("id"_L1).toString(), o.value("seq"_L1).toInteger());
+        }
+    } else if (reads.isObject()) {
+        const auto o = reads.toObject();
+        for (auto it = o.begin(); it != o.end(); ++it)
+            messages->applyRead(it.key(), it.value().toInteger());
+    }
+    const qint64 last = chat.value("last_seq"_L1).toInteger();
+    // Replayed messages follow this reply; they are within last_seq, so they count as already
+    // in `unread` (only messages past lastSeq add to it).
+    setChatCounts(std::max(lastSeq, last), chat.value("read_seq"_L1).toInteger(), chat.value("unread"_L1).toInteger(),
+                  chat.value("mentions"_L1).toInteger());
+    if (typeChanged)
+        Q_EMIT q->chatInfoChanged();
+    if (chat.value("gap"_L1).toBool()) {
+        // Too much was missed to replay: start again from the latest page (our unconfirmed
+        // rows stay). Older pages come with loadOlder().
+        qCInfo(lcClientChat) << "catch-up gap in" << topic << "- reloading the latest page";
+        messages->clearConfirmed();
+        loadPage(0, config.pageSize, nullptr);
+    } else if (messages->highestSeq() == 0) {
+        if (last > 0)
+            loadPage(0, config.pageSize, nullptr);
+        else
+            messages->setHasOlder(false);
+    }
+}
+
+void ChannelPrivate::setChatCounts(qint64 last, qint64 read, qint64 unreadCount, qint64 mentionCount)
+{
+    if (last == lastSeq && read == readSeq && unreadCount == unread && mentionCount == mentions)
+        return;
+    lastSeq = last;
+    readSeq = read;
+    unread = std::max<qint64>(0, unreadCount);
+    mentions = std::max<qint64>(0, mentionCount);
+    Q_EMIT q->chatInfoChanged();
+}
+
+void ChannelPrivate::applyUnread(const QJsonObject &counts)
+{
+    setChatCounts(std::max(lastSeq, counts.value("last_seq"_L1).toInteger()),
+                  std::max(readSeq, counts.value("read_seq"_L1).toInteger()), counts.value("unread"_L1).toInteger(),
+                  counts.value("mentions"_L1).toInteger());
+}
+
+void ChannelPrivate::onMessage(const QJsonObject &message)
+{
+    const qint64 seq = message.value("seq"_L1).toInteger();
+    if (seq <= 0)
+        return;
+    const auto authorId = message.value("author"_L1).toObject().value("id"_L1).toString();
+    const auto clientId = message.value("client_id"_L1).toString();
+    const bool own = isOwnUser(authorId);
+    bool isNew;
+    if (own && !clientId.isEmpty()
+        && (clientPrivate()->indexOfQueued(clientId) >= 0 || sendReplies.contains(clientId))) {
+        // Ours, back before its ack (a catch-up after the ack was lost): that is the ack.
+        confirmOwn(clientId, message, message);
+        isNew = true;
+    } else {
+        isNew = messages->insertMessage(message);
+    }
+    if (seq > lastSeq) {
+        qint64 newUnread = unread;
+        qint64 newMentions = mentions;
+        const bool deleted = message.value("deleted"_L1).toBool();
+        if (!own && seq > readSeq && !deleted) {
+            ++newUnread;
+            const auto ownId = clientPrivate()->userId;
+            if (!ownId.isEmpty() && message.value("mentions"_L1).toArray().contains(QJsonValue(ownId)))
+                ++newMentions;
+        }
+        setChatCounts(seq, readSeq, newUnread, newMentions);
+    }
+    if (isNew && !own)
+        Q_EMIT q->messageReceived(message);
+}
+
+void ChannelPrivate::onDeleted(const QJsonObject &payload)
+{
+    const auto id = payload.value("id"_L1).toString();
+    const auto row = messages->indexOfMessage(id);
+    if (row >= 0) {
+        const auto at = messages->index(row);
+        const bool counted = !at.data(MessageModel::DeletedRole).toBool() && !at.data(MessageModel::OwnRole).toBool()
+            && at.data(MessageModel::SeqRole).toLongLong() > readSeq;
+        const bool mentioned = at.data(MessageModel::MentionsMeRole).toBool();
+        messages->applyDeleted(id, QDateTime::fromString(payload.value("deleted_at"_L1).toString(), Qt::ISODateWithMs));
+        if (counted) // the server no longer counts it either
+            setChatCounts(lastSeq, readSeq, unread - 1, mentioned ? mentions - 1 : mentions);
+    }
+}
+
+void ChannelPrivate::onRead(const QJsonObject &payload)
+{
+    const auto userId = payload.value("user"_L1).toObject().value("id"_L1).toString();
+    const qint64 seq = payload.value("seq"_L1).toInteger();
+    if (!isOwnUser(userId)) {
+        messages->applyRead(userId, seq);
+        return;
+    }
+    // Another device of ours read further.
+    if (seq <= readSeq)
+        return;
+    readSeq = seq;
+    recountUnread();
+    Q_EMIT q->chatInfoChanged();
+}
+
+void ChannelPrivate::recountUnread()
+{
+    if (readSeq >= lastSeq) {
+        setChatCounts(lastSeq, readSeq, 0, 0);
+        return;
+    }
+    const auto lowest = messages->lowestSeq();
+    if (lowest == 0 || lowest > readSeq + 1) {
+        // The model does not hold everything after the read position: ask the server.
+        client->refreshUnread();
+        return;
+    }
+    qint64 count = 0;
+    qint64 mentioned = 0;
+    for (int row = messages->confirmedCount() - 1; row >= 0; --row) {
+        const auto at = messages->index(row);
+        if (at.data(MessageModel::SeqRole).toLongLong() <= readSeq)
+            break;
+        if (at.data(MessageModel::OwnRole).toBool() || at.data(MessageModel::DeletedRole).toBool())
+            continue;
+        ++count;
+        if (at.data(MessageModel::MentionsMeRole).toBool())
+            ++mentioned;
+    }
+    setChatCounts(lastSeq, readSeq, count, mentioned);
+}
+
+void ChannelPrivate::setTypers(const QJsonArray &users)
+{
+    QList<Typer> now;
+    for (const auto &u : users) {
+        const auto o = u.toObject();
+        const auto id = o.value("id"_L1).toString();
+        if (!id.isEmpty() && !isOwnUser(id))
+            now.append({id, o.value("name"_L1).toString()});
+    }
+    const bool same = now.size() == typers.size()
+        && std::equal(now.cbegin(), now.cend(), typers.cbegin(),
+                      [](const Typer &a, const Typer &b) { return a.id == b.id && a.name == b.name; });
+    if (same)
+        return;
+    typers = now;
+    Q_EMIT q->typingUsersChanged();
+}
+
+void ChannelPrivate::onTyping(const QJsonObject &payload)
+{
+    const auto user = payload.value("user"_L1).toObject();
+    const auto id = user.value("id"_L1).toString();
+    if (id.isEmpty() || isOwnUser(id))
+        return;
+    const auto it = std::find_if(typers.begin(), typers.end(), [&id](const Typer &t) { return t.id == id; });
+    if (payload.value("typing"_L1).toBool()) {
+        if (it != typers.end())
+            return;
+        typers.append({id, user.value("name"_L1).toString()});
+    } else {
+        if (it == typers.end())
+            return;
+        typers.erase(it);
+    }
+    Q_EMIT q->typingUsersChanged();
+}
+
+void ChannelPrivate::clearTypers()
+{
+    if (typers.isEmpty())
+        return;
+    typers.clear();
+    Q_EMIT q->typingUsersChanged();
+}
+
+void ChannelPrivate::sendTypingStart()
+{
+    if (!typingActive)
+        return;
+    if (typingStartSent && lastTypingStart.isValid() && lastTypingStart.elapsed() < TypingDebounceMs)
+        return;
+    if (lastTypingStart.isValid() && lastTypingStart.elapsed() < TypingDebounceMs) {
+        // A start went out moments ago (then a stop): hold this one back.
+        typingDelay.start(int(TypingDebounceMs - lastTypingStart.elapsed()));
+        return;
+    }
+    if (!joinRef || !connected())
+        return;
+    clientPrivate()->post(topic, QString(P::Events::TypingStart), {}, joinRef);
+    typingStartSent = true;
+    lastTypingStart.start();
+}
+
+void ChannelPrivate::stopTyping()
+{
+    if (!typingActive)
+        return;
+    typingActive = false;
+    typingIdle.stop();
+    typingRenew.stop();
+    typingDelay.stop();
+    if (typingStartSent && joinRef && connected())
+        clientPrivate()->post(topic, QString(P::Events::TypingStop), {}, joinRef);
+    typingStartSent = false;
+}
+
+Reply *ChannelPrivate::chatRequest(QLatin1StringView event, const QJsonObject &payload,
+                                   std::function<void(const QJsonObject &)> onOk)
+{
+    auto *reply = ReplyControl::create(q);
+    if (!config.chat) {
+        finishSoon(reply, Reply::Status::Error, u"NOT_CHAT"_s, u"Chat needs a channel made with ChannelConfig::chat"_s);
+        return reply;
+    }
+    if (!wanted) {
+        finishSoon(reply, Reply::Status::Error, u"NOT_SUBSCRIBED"_s, u"subscribe() first"_s);
+        return reply;
+    }
+    if (!joinRef || !connected()) {
+        finishSoon(reply, Reply::Status::Error, u"NOT_JOINED"_s, u"The channel is not joined yet"_s);
+        return reply;
+    }
+    QPointer<Reply> target(reply);
+    QPointer<Channel> guard(q);
+    ClientPrivate::Pending pending;
+    pending.channel = q;
+    pending.onReply = [guard, target, onOk = std::move(onOk)](const QJsonObject &answer) {
+        if (guard && onOk && answer.value("status"_L1).toString() == "ok"_L1)
+            onOk(answer.value("response"_L1).toObject());
+        finishFromPayload(target, answer);
+    };
+    pending.onTimeout = [target] {
+        ReplyControl::finish(target, Reply::Status::TimedOut, {}, u"TIMEOUT"_s, u"The server did not answer in time"_s);
+    };
+    pending.onLost = [target](const QString &code, const QString &message) {
+        ReplyControl::finish(target, Reply::Status::Error, {}, code, message);
+    };
+    clientPrivate()->request(topic, QString(event), payload, joinRef, std::move(pending));
+    return reply;
+}
+
+void ChannelPrivate::loadPage(qint64 before, int limit, Reply *reply)
+{
+    QJsonObject payload{{u"limit"_s, std::clamp(limit, 1, 100)}};
+    if (before > 0)
+        payload.insert(u"before"_s, before);
+    QPointer<Reply> target(reply);
+    auto *request = chatRequest(P::Events::History, payload, [this](const QJsonObject &response) {
+        const auto page = response.value("messages"_L1).toArray();
+        for (const auto &value : page) {
+            // Our own queued messages the server already has (their ack was lost).
+            const auto m = value.toObject();
+            const auto clientId = m.value("client_id"_L1).toString();
+            if (!clientId.isEmpty() && isOwnUser(m.value("author"_L1).toObject().value("id"_L1).toString())
+                && (clientPrivate()->indexOfQueued(clientId) >= 0 || sendReplies.contains(clientId)))
+                confirmOwn(clientId, m, m);
+        }
+        messages->insertMessages(page);
+        messages->setHasOlder(response.value("has_more"_L1).toBool());
+        const auto last = response.value("last_seq"_L1).toInteger();
+        if (last > lastSeq)
+            setChatCounts(last, readSeq, unread, mentions);
+    });
+    if (!target)
+        return;
+    // Hand the internal request's outcome to the caller's reply.
+    QObject::connect(request, &Reply::finished, target, [request, target] {
+        ReplyControl::finish(target, request->status(), request->response(), request->errorCode(), request->errorMessage());
+    });
+}
+
+void ChannelPrivate::syncOutboxRows()
+{
+    if (!config.chat)
+        return;
+    auto *cp = clientPrivate();
+    QSet<QString> queued;
+    for (const auto &m : std::as_const(cp->outbox)) {
+        if (m.topic != topic)
+            continue;
+        queued.insert(m.clientId);
+        const auto row = messages->indexOfClientId(m.clientId);
+        if (row >= messages->confirmedCount())
+            continue;
+        if (row >= 0) {
+            // The server has it already (a page came first): the entry is done.
+            continue;
+        }
+        messages->addPending(m.clientId, m.body, m.meta, m.createdAt, cp->userName);
+        if (m.failed)
+            messages->failPending(m.clientId, m.errorCode, m.errorMessage);
+    }
+    QStringList gone;
+    for (int row = messages->confirmedCount(); row < messages->rowCount(); ++row) {
+        const auto id = messages->index(row).data(MessageModel::ClientIdRole).toString();
+        if (!queued.contains(id))
+            gone.append(id);
+    }
+    for (const auto &id : std::as_const(gone))
+        messages->removePending(id);
+    pump();
+}
+
+void ChannelPrivate::pump()
+{
+    if (!config.chat || !wanted || !joinRef || !connected() || !inFlight.isEmpty() || sendRetryTimer.isActive())
+        return;
+    auto *cp = clientPrivate();
+    const QueuedMessage *next = nullptr;
+    for (const auto &m : std::as_const(cp->outbox)) {
+        if (m.topic == topic && !m.failed) {
+            next = &m;
+            break;
+        }
+    }
+    if (!next) {
+        if (autoCreated) {
+            // Opened only to deliver these: done.
+            QPointer<Channel> guard(q);
+            QMetaObject::invokeMethod(
+                q,
+                [guard] {
+                    if (guard && guard->d->autoCreated)
+                        guard->client()->removeChannel(guard);
+                },
+                Qt::QueuedConnection);
+        }
+        return;
+    }
+    // One message in flight per channel: a refusal or a lost connection can then never let a
+    // later message overtake an earlier one. Resends carry the same client_id.
+    const auto clientId = next->clientId;
+    QJsonObject payload{{u"client_id"_s, clientId}, {u"body"_s, next->body}};
+    if (!next->meta.isEmpty())
+        payload.insert(u"meta"_s, next->meta);
+    inFlight = clientId;
+    qCDebug(lcClientChat) << "sending" << clientId << "to" << topic;
+    QPointer<Channel> guard(q);
+    ClientPrivate::Pending pending;
+    pending.channel = q;
+    pending.onReply = [this, guard, clientId](const QJsonObject &answer) {
+        if (guard)
+            onSendAnswer(clientId, answer);
+    };
+    pending.onTimeout = [this, guard, clientId] {
+        if (!guard)
+            return;
+        if (inFlight == clientId)
+            inFlight.clear();
+        // It may have been stored: the resend (same client_id) gets the original answer.
+        retrySendLater(int(std::max<qint64>(200, clientPrivate()->requestTimeout / 4)));
+    };
+    pending.onLost = [this, guard, clientId](const QString &, const QString &) {
+        if (guard && inFlight == clientId)
+            inFlight.clear(); // sent again after the rejoin
+    };
+    cp->request(topic, QString(P::Events::MessageSend), payload, joinRef, std::move(pending));
+}
+
+void ChannelPrivate::retrySendLater(int delayMs)
+{
+    sendRetryTimer.start(std::max(50, delayMs));
+}
+
+void ChannelPrivate::onSendAnswer(const QString &clientId, const QJsonObject &payload)
+{
+    if (inFlight == clientId)
+        inFlight.clear();
+    const auto response = payload.value("response"_L1).toObject();
+    if (payload.value("status"_L1).toString() == "ok"_L1) {
+        sendRetryAttempt = 0;
+        confirmOwn(clientId, response);
+        pump();
+        return;
+    }
+    const auto code = response.value("code"_L1).toString();
+    const auto reason = response.value("reason"_L1).toString();
+    if (isRetryableSendError(code)) {
+        ++sendRetryAttempt;
+        const auto retryAfter = response.value("retry_after"_L1).toInt();
+        const auto &backoff = clientPrivate()->backoff;
+        const auto delay = retryAfter > 0 ? retryAfter
+                                          : int((backoff ? backoff(sendRetryAttempt)
+                                                         : Client::defaultBackoff(sendRetryAttempt)).count());
+        qCInfo(lcClientChat).noquote() << "send to" << topic << "refused for now:" << code << "- again in" << delay << "ms";
+        retrySendLater(delay);
+        return;
+    }
+    if (code == P::Errors::NotJoined) {
+        // The server no longer counts us in (closed meanwhile): rejoin; the message stays queued.
+        joinRef.reset();
+        join();
+        return;
+    }
+    qCInfo(lcClientChat).noquote() << "send to" << topic << "refused:" << code << reason;
+    failQueued(clientId, code, reason);
+    pump();
+}
+
+void ChannelPrivate::confirmOwn(const QString &clientId, const QJsonObject &ack, const QJsonObject &message)
+{
+    clientPrivate()->removeQueued(clientId);
+    messages->confirmPending(clientId, ack);
+    if (!message.isEmpty())
+        messages->insertMessage(message); // the full copy: fills in what the ack lacks
+    const qint64 seq = ack.value("seq"_L1).toInteger();
+    if (seq > lastSeq)
+        setChatCounts(seq, readSeq, unread, mentions);
+    QJsonObject response{{u"id"_s, ack.value("id"_L1)},
+                         {u"seq"_s, ack.value("seq"_L1)},
+                         {u"ts"_s, ack.value("ts"_L1)},
+                         {u"client_id"_s, clientId}};
+    if (ack.value("duplicate"_L1).toBool())
+        response.insert(u"duplicate"_s, true);
+    finishSendReplies(clientId, Reply::Status::Ok, response);
+}
+
+void ChannelPrivate::failQueued(const QString &clientId, const QString &code, const QString &message)
+{
+    auto *cp = clientPrivate();
+    const auto at = cp->indexOfQueued(clientId);
+    if (at >= 0) {
+        // Kept (as failed) so that a restart still shows it and it can be retried.
+        auto &entry = cp->outbox[at];
+        entry.failed = true;
+        entry.errorCode = code;
+        entry.errorMessage = message;
+        cp->saveQueue();
+    }
+    messages->failPending(clientId, code, message);
+    finishSendReplies(clientId, Reply::Status::Error, {}, code, message);
+}
+
+void ChannelPrivate::failAllQueued(const QString &code, const QString &message)
+{
+    QStringList ids;
+    for (const auto &m : std::as_const(clientPrivate()->outbox)) {
+        if (m.topic == topic && !m.failed)
+            ids.append(m.clientId);
+    }
+    for (const auto &id : std::as_const(ids))
+        failQueued(id, code, message);
+    pump(); // an auto-created channel has nothing left to do
+}
+
+void ChannelPrivate::finishSendReplies(const QString &clientId, Reply::Status status, const QJsonObject &response,
+                                       const QString &code, const QString &message)
+{
+    const auto replies = sendReplies.take(clientId);
+    for (const auto &reply : replies)
+        ReplyControl::finish(reply, status, response, code, message);
+}
+
+void ChannelPrivate::detachChat()
+{
+    stopTyping();
+    sendRetryTimer.stop();
+    const auto all = std::exchange(sendReplies, {});
+    for (auto it = all.cbegin(); it != all.cend(); ++it) {
+        for (const auto &reply : it.value())
+            ReplyControl::finish(reply, Reply::Status::Error, {}, u"CHANNEL_REMOVED"_s,
+                                 u"The channel was removed; the message stays queued"_s);
     }
 }
 
@@ -543,6 +1125,8 @@ void Channel::subscribe()
 Reply *Channel::unsubscribe()
 {
     auto *reply = ReplyControl::create(this);
+    d->stopTyping(); // before wanted goes: the stop still reaches the channel
+    d->clearTypers();
     d->wanted = false;
     d->rejoinTimer.stop();
     d->failBuffered(u"NOT_SUBSCRIBED"_s, u"The channel was unsubscribed"_s);
@@ -701,6 +1285,209 @@ QMetaObject::Connection Channel::onBroadcast(const QString &event, const QObject
                        if (event.isEmpty() || name == event)
                            callback(payload);
                    });
+}
+
+Reply *Channel::setStatus(const QString &status, const QString &text)
+{
+    auto meta = d->trackedMeta.value_or(QJsonObject());
+    meta.insert(u"status"_s, status);
+    if (text.isEmpty())
+        meta.remove(u"status_text"_s);
+    else
+        meta.insert(u"status_text"_s, text);
+    return track(meta);
+}
+
+bool Channel::isChat() const
+{
+    return d->config.chat;
+}
+
+MessageModel *Channel::messages() const
+{
+    return d->messages;
+}
+
+QString Channel::channelType() const
+{
+    return d->channelType;
+}
+
+qint64 Channel::lastSeq() const
+{
+    return d->lastSeq;
+}
+
+qint64 Channel::readSeq() const
+{
+    return d->readSeq;
+}
+
+int Channel::unreadCount() const
+{
+    return int(std::min<qint64>(d->unread, std::numeric_limits<int>::max()));
+}
+
+int Channel::mentionCount() const
+{
+    return int(std::min<qint64>(d->mentions, std::numeric_limits<int>::max()));
+}
+
+QVariantList Channel::typingUsers() const
+{
+    QVariantList users;
+    for (const auto &t : d->typers)
+        users.append(QVariantMap{{u"id"_s, t.id}, {u"name"_s, t.name.isEmpty() ? t.id : t.name}});
+    return users;
+}
+
+Reply *Channel::sendMessage(const QString &body, const QJsonObject &meta)
+{
+    auto *reply = ReplyControl::create(this);
+    if (!d->config.chat) {
+        finishSoon(reply, Reply::Status::Error, u"NOT_CHAT"_s, u"Chat needs a channel made with ChannelConfig::chat"_s);
+        return reply;
+    }
+    if (!d->wanted) {
+        finishSoon(reply, Reply::Status::Error, u"NOT_SUBSCRIBED"_s, u"subscribe() before sending"_s);
+        return reply;
+    }
+    if (body.trimmed().isEmpty()) {
+        finishSoon(reply, Reply::Status::Error, u"INVALID_PAYLOAD"_s, u"A message needs a body"_s);
+        return reply;
+    }
+    d->stopTyping();
+    auto *cp = d->clientPrivate();
+    cp->ensureQueue();
+    QueuedMessage message;
+    message.topic = d->topic;
+    // Matches the protocol's client_id charset: hex digits and dashes.
+    message.clientId = QUuid::createUuid().toString(QUuid::WithoutBraces);
+    message.body = body;
+    message.meta = meta;
+    message.createdAt = QDateTime::currentDateTimeUtc();
+    // On disk before it is on the wire: whatever happens next, it is not lost.
+    cp->enqueue(message);
+    d->messages->addPending(message.clientId, body, meta, message.createdAt, cp->userName);
+    d->sendReplies[message.clientId].append(reply);
+    d->pump();
+    return reply;
+}
+
+Reply *Channel::retryMessage(const QString &clientId)
+{
+    auto *reply = ReplyControl::create(this);
+    auto *cp = d->clientPrivate();
+    const auto at = cp->indexOfQueued(clientId);
+    if (at < 0 || cp->outbox.at(at).topic != d->topic) {
+        finishSoon(reply, Reply::Status::Error, u"UNKNOWN_MESSAGE"_s, u"No unconfirmed message has this client id"_s);
+        return reply;
+    }
+    d->sendReplies[clientId].append(reply);
+    if (cp->outbox.at(at).failed) {
+        // Back of the queue, as if sent now; the same client_id, so a copy the server did
+        // store after all is not stored twice.
+        auto entry = cp->outbox.takeAt(at);
+        entry.failed = false;
+        entry.errorCode.clear();
+        entry.errorMessage.clear();
+        cp->outbox.append(entry);
+        cp->saveQueue();
+        d->messages->retryPending(clientId);
+    }
+    d->pump();
+    return reply;
+}
+
+bool Channel::discardMessage(const QString &clientId)
+{
+    auto *cp = d->clientPrivate();
+    const auto at = cp->indexOfQueued(clientId);
+    if (at < 0 || cp->outbox.at(at).topic != d->topic || d->inFlight == clientId)
+        return false;
+    cp->removeQueued(clientId);
+    d->messages->removePending(clientId);
+    d->finishSendReplies(clientId, Reply::Status::Error, {}, u"DISCARDED"_s, u"The message was discarded"_s);
+    return true;
+}
+
+Reply *Channel::editMessage(const QString &messageId, const QString &body)
+{
+    return d->chatRequest(Protocol::Events::MessageEdit, {{u"id"_s, messageId}, {u"body"_s, body}},
+                          [this, body](const QJsonObject &response) {
+                              auto applied = response;
+                              applied.insert(u"body"_s, body);
+                              d->messages->applyEdited(applied);
+                          });
+}
+
+Reply *Channel::deleteMessage(const QString &messageId)
+{
+    return d->chatRequest(Protocol::Events::MessageDelete, {{u"id"_s, messageId}},
+                          [this](const QJsonObject &response) { d->onDeleted(response); });
+}
+
+Reply *Channel::addReaction(const QString &messageId, const QString &emoji)
+{
+    return d->chatRequest(Protocol::Events::ReactionAdd, {{u"id"_s, messageId}, {u"emoji"_s, emoji}},
+                          [this](const QJsonObject &response) {
+                              d->messages->applyReactions(response.value("id"_L1).toString(),
+                                                          response.value("reactions"_L1).toObject());
+                          });
+}
+
+Reply *Channel::removeReaction(const QString &messageId, const QString &emoji)
+{
+    return d->chatRequest(Protocol::Events::ReactionRemove, {{u"id"_s, messageId}, {u"emoji"_s, emoji}},
+                          [this](const QJsonObject &response) {
+                              d->messages->applyReactions(response.value("id"_L1).toString(),
+                                                          response.value("reactions"_L1).toObject());
+                          });
+}
+
+Reply *Channel::markRead(qint64 seq)
+{
+    return d->chatRequest(Protocol::Events::Read, {{u"seq"_s, std::max<qint64>(0, seq)}},
+                          [this](const QJsonObject &response) {
+                              d->setChatCounts(d->lastSeq, std::max(d->readSeq, response.value("read_seq"_L1).toInteger()),
+                                               response.value("unread"_L1).toInteger(),
+                                               response.value("mentions"_L1).toInteger());
+                          });
+}
+
+Reply *Channel::markAllRead()
+{
+    return markRead(d->lastSeq);
+}
+
+Reply *Channel::loadOlder(int limit)
+{
+    auto *reply = ReplyControl::create(this);
+    const auto lowest = d->messages->lowestSeq();
+    if (d->config.chat && d->wanted && d->joinRef && lowest == 1) {
+        d->messages->setHasOlder(false);
+        finishSoon(reply, Reply::Status::Ok); // the first message is here: nothing is older
+        return reply;
+    }
+    d->loadPage(lowest, limit, reply);
+    return reply;
+}
+
+void Channel::setTyping(bool typing)
+{
+    if (!d->config.chat)
+        return;
+    if (!typing) {
+        d->stopTyping();
+        return;
+    }
+    d->typingIdle.start();
+    if (d->typingActive)
+        return; // the renew timer keeps it alive
+    d->typingActive = true;
+    d->typingStartSent = false;
+    d->typingRenew.start();
+    d->sendTypingStart();
 }
 
 } // namespace Confab

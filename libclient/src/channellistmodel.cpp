@@ -1,6 +1,7 @@
 #include "ConfabClient/channellistmodel.h"
 
 #include "ConfabClient/channel.h"
+#include "ConfabClient/messagemodel.h"
 #include "ConfabClient/presencemodel.h"
 
 #include <QtCore/QPointer>
@@ -45,6 +46,20 @@ QVariant ChannelListModel::data(const QModelIndex &index, int role) const
         return channel->presence()->rowCount();
     case ChannelRole:
         return QVariant::fromValue(const_cast<Channel *>(channel));
+    case ChannelTypeRole:
+        return channel->channelType();
+    case UnreadCountRole:
+        return channel->unreadCount();
+    case MentionCountRole:
+        return channel->mentionCount();
+    case LastMessageRole:
+    case LastActivityRole: {
+        const auto *messages = channel->messages();
+        const int last = messages->rowCount() - 1;
+        if (last < 0)
+            return role == LastMessageRole ? QVariant(QString()) : QVariant(QDateTime());
+        return messages->index(last).data(role == LastMessageRole ? MessageModel::BodyRole : MessageModel::TimestampRole);
+    }
     }
     return {};
 }
@@ -52,7 +67,9 @@ QVariant ChannelListModel::data(const QModelIndex &index, int role) const
 QHash<int, QByteArray> ChannelListModel::roleNames() const
 {
     return {{TopicRole, "topic"}, {StatusRole, "status"}, {SubscribedRole, "subscribed"},
-            {ErrorCodeRole, "errorCode"}, {MemberCountRole, "memberCount"}, {ChannelRole, "channel"}};
+            {ErrorCodeRole, "errorCode"}, {MemberCountRole, "memberCount"}, {ChannelRole, "channel"},
+            {ChannelTypeRole, "channelType"}, {UnreadCountRole, "unreadCount"}, {MentionCountRole, "mentionCount"},
+            {LastMessageRole, "lastMessage"}, {LastActivityRole, "lastActivity"}};
 }
 
 Channel *ChannelListModel::at(int row) const
@@ -75,6 +92,16 @@ void ChannelListModel::append(Channel *channel)
     connect(channel, &Channel::statusChanged, this,
             [changed] { changed({StatusRole, SubscribedRole, ErrorCodeRole}); });
     connect(channel->presence(), &PresenceModel::countChanged, this, [changed] { changed({MemberCountRole}); });
+    connect(channel, &Channel::chatInfoChanged, this,
+            [changed] { changed({ChannelTypeRole, UnreadCountRole, MentionCountRole}); });
+    // The newest row may change on any insert, move, removal or edit; views only re-read two roles.
+    auto *messages = channel->messages();
+    auto newest = [changed] { changed({LastMessageRole, LastActivityRole}); };
+    connect(messages, &QAbstractItemModel::rowsInserted, this, newest);
+    connect(messages, &QAbstractItemModel::rowsRemoved, this, newest);
+    connect(messages, &QAbstractItemModel::rowsMoved, this, newest);
+    connect(messages, &QAbstractItemModel::modelReset, this, newest);
+    connect(messages, &QAbstractItemModel::dataChanged, this, newest);
 }
 
 void ChannelListModel::remove(Channel *channel)
@@ -84,6 +111,7 @@ void ChannelListModel::remove(Channel *channel)
         return;
     disconnect(channel, nullptr, this, nullptr);
     disconnect(channel->presence(), nullptr, this, nullptr);
+    disconnect(channel->messages(), nullptr, this, nullptr);
     beginRemoveRows({}, int(row), int(row));
     d->rows.removeAt(row);
     endRemoveRows();

@@ -1,6 +1,7 @@
 #include "ConfabClient/client.h"
 
 #include "ConfabClient/channellistmodel.h"
+#include "ConfabClient/messagemodel.h"
 #include "ConfabClient/reply.h"
 #include "reply_p.h"
 #include "channel_p.h"
@@ -9,8 +10,11 @@
 
 #include <ConfabProtocol/codes.h>
 
+#include <QtCore/QDir>
+#include <QtCore/QJsonArray>
 #include <QtCore/QJsonDocument>
 #include <QtCore/QRandomGenerator>
+#include <QtCore/QStandardPaths>
 
 #include <algorithm>
 
@@ -22,12 +26,26 @@ namespace Confab {
 // embeds the library should not see frame dumps by default.
 Q_LOGGING_CATEGORY(lcClient, "confab.client", QtInfoMsg)
 Q_LOGGING_CATEGORY(lcClientNet, "confab.client.net", QtInfoMsg)
+Q_LOGGING_CATEGORY(lcClientChat, "confab.client.chat", QtInfoMsg)
 
 namespace P = Confab::Protocol;
 
 namespace {
 // Timeouts are checked by one sweep instead of a timer per request; this is its resolution.
 constexpr std::chrono::milliseconds SweepInterval{100};
+
+// The queue file is named after the user; before the server's hello reply a static JWT's
+// subject is the best guess (the server takes the user from that very token). Not verified:
+// it only picks a file name.
+QString tokenSubject(const QString &token)
+{
+    const auto parts = token.split(u'.');
+    if (parts.size() < 2)
+        return {};
+    const auto json = QByteArray::fromBase64(parts.at(1).toLatin1(),
+                                             QByteArray::Base64UrlEncoding | QByteArray::OmitTrailingEquals);
+    return QJsonDocument::fromJson(json).object().value("sub"_L1).toString();
+}
 } // namespace
 
 // ---- ClientPrivate -------------------------------------------------------------------------
@@ -119,9 +137,213 @@ void ClientPrivate::onEstablished()
     attempt = 0;
     heartbeatTimer.start(heartbeatInterval);
     qCInfo(lcClient) << "connected to" << currentUrl;
+    beginSession();
+}
+
+void ClientPrivate::beginSession()
+{
+    const auto current = ++session;
+    hasServerIdentity = false;
+    // hello goes first so that chat joins find the identity; with nothing to say, joins go now.
+    const bool wantsHello = !userId.isEmpty() || !token.isEmpty() || tokenProvider;
+    joinsReady = !wantsHello;
     setState(Client::State::Connected);
+    if (session != current || state != Client::State::Connected)
+        return; // a connected() handler disconnected
+    if (joinsReady) {
+        channelsUp();
+        return;
+    }
+    fetchToken(q, [this, current](const QString &fresh) {
+        if (session != current || state != Client::State::Connected || joinsReady)
+            return;
+        sendHello(fresh);
+        joinsReady = true;
+        channelsUp();
+    });
+}
+
+void ClientPrivate::channelsUp()
+{
+    const auto all = channels;
+    for (auto *channel : all) {
+        if (channels.contains(channel))
+            channel->d->connectionUp();
+    }
+}
+
+void ClientPrivate::sendHello(const QString &helloToken)
+{
+    QJsonObject payload;
+    if (!userId.isEmpty())
+        payload.insert(u"user"_s, QJsonObject{{u"id"_s, userId}, {u"name"_s, userName.isEmpty() ? userId : userName}});
+    if (!helloToken.isEmpty())
+        payload.insert(u"access_token"_s, helloToken);
+    if (payload.isEmpty())
+        return;
+    const auto current = session;
+    helloSession = current;
+    Pending pending;
+    pending.onReply = [this, current](const QJsonObject &answer) {
+        if (session == current)
+            onHelloReply(answer);
+    };
+    request(QString(P::Topics::System), QString(P::Events::Hello), payload, std::nullopt, std::move(pending));
+}
+
+void ClientPrivate::onHelloReply(const QJsonObject &payload)
+{
+    const auto response = payload.value("response"_L1).toObject();
+    if (payload.value("status"_L1).toString() != "ok"_L1) {
+        const auto code = response.value("code"_L1).toString();
+        const auto reason = response.value("reason"_L1).toString();
+        // Without setUser() the hello only carried a token (which may be meant for joins
+        // alone, on a server in open mode): not an error of the application's.
+        if (userSet)
+            setError(code, reason);
+        else
+            qCInfo(lcClientChat).noquote() << "hello refused:" << code << reason;
+        return;
+    }
+    hasServerIdentity = true;
+    const auto user = response.value("user"_L1).toObject();
+    const auto id = user.value("id"_L1).toString();
+    if (!id.isEmpty())
+        setUserInternal(id, user.value("name"_L1).toString());
+    // The queue is loaded when the client connects (its user is certain now) ...
+    ensureQueue();
+    // ... and channels refused for want of an identity may join now.
+    for (auto *channel : std::as_const(channels)) {
+        if (channel->d->wanted && channel->d->authBlocked && channel->d->errorCode == P::Errors::IdentityRequired) {
+            channel->d->authBlocked = false;
+            channel->d->join();
+        }
+    }
+    adoptOrphanedTopics();
+}
+
+void ClientPrivate::setUserInternal(const QString &id, const QString &name)
+{
+    const auto shownName = name.isEmpty() ? id : name;
+    if (userId == id && userName == shownName)
+        return;
+    userId = id;
+    userName = shownName;
     for (auto *channel : std::as_const(channels))
-        channel->d->connectionUp();
+        channel->d->messages->setOwnUserId(userId);
+    Q_EMIT q->userChanged();
+    if (queueActive())
+        ensureQueue();
+}
+
+QString ClientPrivate::queueUserId() const
+{
+    return userId.isEmpty() ? tokenSubject(token) : userId;
+}
+
+QString ClientPrivate::currentQueueFile() const
+{
+    const auto user = queueUserId();
+    if (user.isEmpty() || urls.isEmpty())
+        return {};
+    // The first URL names the server: the others are the same service's fail-overs.
+    return QDir(q->storagePath()).filePath(Outbox::fileName(Outbox::serverKey(urls.constFirst()), user));
+}
+
+void ClientPrivate::ensureQueue()
+{
+    const auto file = currentQueueFile();
+    if (file == queueFile)
+        return;
+    QList<QueuedMessage> loaded;
+    if (!file.isEmpty()) {
+        auto result = Outbox::load(file);
+        if (result.status == Outbox::LoadStatus::Corrupt) {
+            const auto aside = Outbox::moveAside(file);
+            setError(u"QUEUE_CORRUPT"_s,
+                     u"The queue of unsent messages could not be read (%1); it was moved to %2 and the queue starts empty"_s
+                         .arg(result.error, aside.isEmpty() ? u"(could not be moved)"_s : aside));
+        } else {
+            loaded = std::move(result.messages);
+        }
+        qCDebug(lcClientChat) << "queue" << file << "holds" << loaded.size() << "messages";
+    }
+    bool merged = false;
+    if (queueFile.isEmpty()) {
+        // Sent while the user was not known yet: they belong to this user's queue.
+        for (const auto &m : std::as_const(outbox)) {
+            const bool known = std::any_of(loaded.cbegin(), loaded.cend(),
+                                           [&m](const QueuedMessage &l) { return l.clientId == m.clientId; });
+            if (!known) {
+                loaded.append(m);
+                merged = true;
+            }
+        }
+    }
+    // Otherwise (another user or server) the old entries stay in their own file.
+    const bool countChanged = loaded.size() != outbox.size();
+    outbox = std::move(loaded);
+    queueFile = file;
+    if (merged)
+        saveQueue();
+    else if (countChanged)
+        Q_EMIT q->queuedMessageCountChanged();
+    for (auto *channel : std::as_const(channels))
+        channel->d->syncOutboxRows();
+}
+
+void ClientPrivate::saveQueue()
+{
+    Q_EMIT q->queuedMessageCountChanged();
+    if (queueFile.isEmpty())
+        return; // the user is not known yet; ensureQueue() writes it once they are
+    QString error;
+    if (!Outbox::save(queueFile, Outbox::serverKey(urls.value(0)), queueUserId(), outbox, &error))
+        setError(u"QUEUE_WRITE_FAILED"_s, u"The queue of unsent messages could not be saved: %1"_s.arg(error));
+}
+
+qsizetype ClientPrivate::indexOfQueued(const QString &clientId) const
+{
+    for (qsizetype i = 0; i < outbox.size(); ++i) {
+        if (outbox.at(i).clientId == clientId)
+            return i;
+    }
+    return -1;
+}
+
+void ClientPrivate::enqueue(const QueuedMessage &message)
+{
+    outbox.append(message);
+    saveQueue();
+}
+
+void ClientPrivate::removeQueued(const QString &clientId)
+{
+    const auto at = indexOfQueued(clientId);
+    if (at < 0)
+        return;
+    outbox.removeAt(at);
+    saveQueue();
+}
+
+void ClientPrivate::adoptOrphanedTopics()
+{
+    QStringList topics;
+    for (const auto &m : std::as_const(outbox)) {
+        if (!m.failed && !topics.contains(m.topic) && !findChannel(m.topic))
+            topics.append(m.topic);
+    }
+    for (const auto &topic : std::as_const(topics)) {
+        // The application did not open this channel (yet): open one so that what the user sent
+        // gets delivered; it goes away once its queue is empty, or when the application asks
+        // for the channel itself.
+        qCInfo(lcClientChat) << "sending queued messages of" << topic;
+        ChannelConfig config;
+        config.chat = true;
+        auto *channel = q->channel(topic, config);
+        channel->d->autoCreated = true;
+        channel->subscribe();
+    }
 }
 
 void ClientPrivate::onSocketEnded()
@@ -130,6 +352,9 @@ void ClientPrivate::onSocketEnded()
         return;
     socketActive = false;
     socketOpen = false;
+    joinsReady = false;
+    hasServerIdentity = false;
+    ++session;
     connectTimer.stop();
     heartbeatTimer.stop();
     timeoutSweep.stop();
@@ -270,6 +495,8 @@ void ClientPrivate::onText(const QString &text)
     if (frame.topic == P::Topics::System) {
         if (frame.event == P::Events::Error)
             setError(frame.payload.value("code"_L1).toString(), frame.payload.value("reason"_L1).toString());
+        else if (frame.event == P::Events::Mention)
+            Q_EMIT q->mentioned(frame.payload.value("channel"_L1).toString(), frame.payload.value("message"_L1).toObject());
         return;
     }
     if (auto *channel = findChannel(frame.topic))
@@ -359,6 +586,8 @@ void Client::setUrls(const QList<QUrl> &urls)
     d->urls = urls;
     d->urlIndex = 0;
     Q_EMIT urlsChanged();
+    if (d->queueActive())
+        d->ensureQueue();
 }
 
 QUrl Client::currentUrl() const
@@ -382,6 +611,8 @@ void Client::setAuth(const QString &token)
         return;
     d->token = token;
     Q_EMIT tokenChanged();
+    if (d->queueActive())
+        d->ensureQueue(); // the token's subject may name another user
     for (auto *channel : std::as_const(d->channels))
         channel->d->tokenChanged(token);
 }
@@ -500,11 +731,20 @@ void Client::disconnectFromServer()
 
 Channel *Client::channel(const QString &topic, const ChannelConfig &config)
 {
-    if (auto *existing = d->findChannel(topic))
-        return existing;
+    if (auto *existing = d->findChannel(topic)) {
+        if (!existing->d->autoCreated)
+            return existing;
+        // The channel the client opened to deliver queued messages gives way to the
+        // application's own (with its config): that one sends what is still queued.
+        removeChannel(existing);
+    }
     auto *channel = new Channel(this, topic, config);
     d->channels.append(channel);
     d->model->append(channel);
+    if (config.chat) {
+        d->ensureQueue();
+        channel->d->syncOutboxRows();
+    }
     return channel;
 }
 
@@ -527,6 +767,7 @@ void Client::removeChannel(Channel *channel)
     if ((channel->d->joinRef || channel->d->joinPendingRef) && isConnected())
         d->post(channel->d->topic, QString(P::Events::Leave), {}, channel->d->joinRef);
     channel->d->failBuffered(u"CHANNEL_REMOVED"_s, u"The channel was removed"_s);
+    channel->d->detachChat();
     for (const auto &reply : std::as_const(channel->d->trackReplies)) {
         if (reply)
             ReplyControl::finish(reply, Reply::Status::Error, {}, u"CHANNEL_REMOVED"_s, u"The channel was removed"_s);
@@ -562,6 +803,122 @@ QList<Channel *> Client::channelList() const
 ChannelListModel *Client::channels() const
 {
     return d->model;
+}
+
+QString Client::userId() const
+{
+    return d->userId;
+}
+
+QString Client::userName() const
+{
+    return d->userName;
+}
+
+void Client::setUser(const QString &id, const QString &name)
+{
+    d->userSet = !id.isEmpty();
+    d->setUserInternal(id, name);
+    // A live connection with no identity yet can take one now (one with an identity keeps it:
+    // the server ties messages and reads to it).
+    if (isConnected() && d->joinsReady && d->helloSession != d->session && !id.isEmpty())
+        d->sendHello({});
+}
+
+QString Client::storagePath() const
+{
+    if (!d->storagePath.isEmpty())
+        return d->storagePath;
+    return QStandardPaths::writableLocation(QStandardPaths::AppLocalDataLocation) + u"/confab"_s;
+}
+
+void Client::setStoragePath(const QString &dir)
+{
+    if (d->storagePath == dir)
+        return;
+    d->storagePath = dir;
+    Q_EMIT storagePathChanged();
+    if (d->queueActive())
+        d->ensureQueue();
+}
+
+int Client::queuedMessageCount() const
+{
+    return int(d->outbox.size());
+}
+
+Reply *Client::refreshUnread()
+{
+    auto *reply = ReplyControl::create(this);
+    if (!isConnected() || !d->joinsReady) {
+        ReplyControl::finishLater(reply, Reply::Status::Error, {}, u"NOT_CONNECTED"_s, u"The client is not connected"_s);
+        return reply;
+    }
+    QPointer<Reply> target(reply);
+    ClientPrivate::Pending pending;
+    pending.onReply = [this, target](const QJsonObject &answer) {
+        const auto response = answer.value("response"_L1).toObject();
+        const bool ok = answer.value("status"_L1).toString() == "ok"_L1;
+        if (ok) {
+            const auto counts = response.value("channels"_L1).toObject();
+            for (auto *channel : std::as_const(d->channels)) {
+                if (channel->d->config.chat && counts.contains(channel->d->topic))
+                    channel->d->applyUnread(counts.value(channel->d->topic).toObject());
+            }
+            ReplyControl::finish(target, Reply::Status::Ok, response);
+        } else {
+            ReplyControl::finish(target, Reply::Status::Error, response, response.value("code"_L1).toString(),
+                                 response.value("reason"_L1).toString());
+        }
+    };
+    pending.onTimeout = [target] {
+        ReplyControl::finish(target, Reply::Status::TimedOut, {}, u"TIMEOUT"_s, u"The server did not answer in time"_s);
+    };
+    pending.onLost = [target](const QString &code, const QString &message) {
+        ReplyControl::finish(target, Reply::Status::Error, {}, code, message);
+    };
+    d->request(QString(P::Topics::System), QString(P::Events::Unread), {}, std::nullopt, std::move(pending));
+    return reply;
+}
+
+namespace {
+Reply *topicRequest(ClientPrivate *d, Client *q, const QString &topic, QLatin1StringView event, const QJsonObject &payload)
+{
+    auto *reply = ReplyControl::create(q);
+    if (!q->isConnected() || !d->joinsReady) {
+        ReplyControl::finishLater(reply, Reply::Status::Error, {}, u"NOT_CONNECTED"_s, u"The client is not connected"_s);
+        return reply;
+    }
+    QPointer<Reply> target(reply);
+    ClientPrivate::Pending pending;
+    pending.onReply = [target](const QJsonObject &answer) {
+        const auto response = answer.value("response"_L1).toObject();
+        if (answer.value("status"_L1).toString() == "ok"_L1)
+            ReplyControl::finish(target, Reply::Status::Ok, response);
+        else
+            ReplyControl::finish(target, Reply::Status::Error, response, response.value("code"_L1).toString(),
+                                 response.value("reason"_L1).toString());
+    };
+    pending.onTimeout = [target] {
+        ReplyControl::finish(target, Reply::Status::TimedOut, {}, u"TIMEOUT"_s, u"The server did not answer in time"_s);
+    };
+    pending.onLost = [target](const QString &code, const QString &message) {
+        ReplyControl::finish(target, Reply::Status::Error, {}, code, message);
+    };
+    d->request(topic, QString(event), payload, std::nullopt, std::move(pending));
+    return reply;
+}
+} // namespace
+
+Reply *Client::createPrivateChannel(const QString &topic, const QStringList &members)
+{
+    return topicRequest(d.get(), this, topic, P::Events::ChannelCreate,
+                        {{u"members"_s, QJsonArray::fromStringList(members)}});
+}
+
+Reply *Client::inviteToChannel(const QString &topic, const QString &userId)
+{
+    return topicRequest(d.get(), this, topic, P::Events::ChannelInvite, {{u"user"_s, userId}});
 }
 
 } // namespace Confab

@@ -2,6 +2,8 @@
 
 #include "ConfabClient/client.h"
 
+#include "outbox_p.h"
+
 #include <ConfabProtocol/frame.h>
 
 #include <QtCore/QDeadlineTimer>
@@ -67,6 +69,31 @@ public:
 
     Channel *findChannel(const QString &topic) const;
 
+    // Identity (docs/protocol.md "Identity")
+    //! The connection is up: say hello (if there is anyone to be), then let channels join.
+    void beginSession();
+    void sendHello(const QString &token);
+    void onHelloReply(const QJsonObject &payload);
+    //! Lets every channel join (hello, if any, is on the wire before the first join).
+    void channelsUp();
+    void setUserInternal(const QString &id, const QString &name);
+
+    // The on-disk queue of chat messages (outbox_p.h)
+    //! The user the queue file is for: userId, or the static token's subject before hello.
+    QString queueUserId() const;
+    //! The file for the current server and user; empty while the user is unknown.
+    QString currentQueueFile() const;
+    //! Loads the queue file if it is not the one loaded (first use, another user or server).
+    void ensureQueue();
+    //! Writes the queue (atomically) and tells about the count.
+    void saveQueue();
+    qsizetype indexOfQueued(const QString &clientId) const;
+    void enqueue(const QueuedMessage &message);
+    void removeQueued(const QString &clientId);
+    //! After connecting: a chat channel for every topic with queued messages and no channel.
+    void adoptOrphanedTopics();
+    bool queueActive() const { return !queueFile.isEmpty() || !outbox.isEmpty(); }
+
     Client *q;
     // A fresh socket per attempt: QWebSocket keeps the close code and reason of its last
     // connection, which would otherwise be reported again for a later, reasonless drop.
@@ -97,6 +124,18 @@ public:
     QHash<QString, Pending> pending;
     QList<Channel *> channels;
     ChannelListModel *model = nullptr;
+
+    // Chat
+    QString userId;
+    QString userName;
+    bool userSet = false;         // setUser() was called (the app declares the identity)
+    bool hasServerIdentity = false; // the server confirmed an identity on this connection
+    bool joinsReady = false;      // hello (if any) is on the wire: joins may follow it
+    quint64 session = 0;          // counts connections, so late callbacks see theirs ended
+    quint64 helloSession = 0;     // the session in which hello was last sent
+    QString storagePath;          // empty: the default
+    QList<QueuedMessage> outbox;  // every channel's, in send order (per topic = send order)
+    QString queueFile;            // the file outbox belongs to; empty: not loaded (memory only)
 };
 
 } // namespace Confab

@@ -21,6 +21,30 @@ struct PresenceModel::Private
                                          [](const Row &r, const QString &k) { return r.key < k; });
         return it != rows.cend() && it->key == key ? it - rows.cbegin() : -1;
     }
+    //! The entry whose chat status is the most available (docs/protocol.md "Presence status").
+    static QJsonObject bestMeta(const QJsonArray &entries)
+    {
+        auto rank = [](const QString &status) {
+            if (status.isEmpty() || status == "online"_L1)
+                return 0;
+            if (status == "away"_L1)
+                return 1;
+            if (status == "dnd"_L1)
+                return 2;
+            return 3; // invisible (others never see it; we see our own)
+        };
+        QJsonObject best;
+        int bestRank = 4;
+        for (const auto &e : entries) {
+            const auto meta = e.toObject().value("meta"_L1).toObject();
+            const int r = rank(meta.value("status"_L1).toString());
+            if (r < bestRank) {
+                best = meta;
+                bestRank = r;
+            }
+        }
+        return best;
+    }
     qsizetype insertionPoint(const QString &key) const
     {
         return std::lower_bound(rows.cbegin(), rows.cend(), key,
@@ -58,6 +82,12 @@ QVariant PresenceModel::data(const QModelIndex &index, int role) const
     }
     case DeviceCountRole:
         return int(row.entries.size());
+    case StatusRole: {
+        const auto status = Private::bestMeta(row.entries).value("status"_L1).toString();
+        return status.isEmpty() ? u"online"_s : status;
+    }
+    case StatusTextRole:
+        return Private::bestMeta(row.entries).value("status_text"_L1).toString();
     case RefsRole: {
         QStringList refs;
         for (const auto &e : row.entries)
@@ -71,7 +101,8 @@ QVariant PresenceModel::data(const QModelIndex &index, int role) const
 QHash<int, QByteArray> PresenceModel::roleNames() const
 {
     return {{KeyRole, "presenceKey"}, {MetaRole, "meta"}, {MetasRole, "metas"},
-            {DeviceCountRole, "deviceCount"}, {RefsRole, "presenceRefs"}};
+            {DeviceCountRole, "deviceCount"}, {RefsRole, "presenceRefs"},
+            {StatusRole, "status"}, {StatusTextRole, "statusText"}};
 }
 
 int PresenceModel::indexOfKey(const QString &key) const
@@ -134,7 +165,7 @@ void PresenceModel::setEntries(const QString &key, const QJsonArray &entries)
         return;
     d->rows[row].entries = entries;
     const auto changed = index(int(row));
-    Q_EMIT dataChanged(changed, changed, {MetaRole, MetasRole, DeviceCountRole, RefsRole});
+    Q_EMIT dataChanged(changed, changed, {MetaRole, MetasRole, DeviceCountRole, RefsRole, StatusRole, StatusTextRole});
 }
 
 } // namespace Confab

@@ -509,7 +509,7 @@ void ChatHttp::postPresence(Exchange *e, const QString &topic)
     }
     access(e, *body, topic, true, [this, e, body = *body, topic](std::optional<ChatUser> user) {
         auto &hub = m_server.hub();
-        const auto owner = u"http:"_s + user->id;
+        const QString owner = u"http:"_s + user->id;
         if (body.value("leave"_L1).toBool()) {
             e->respond(200, {{u"left"_s, hub.untrackExternal(topic, owner)}});
             return;

@@ -24,6 +24,11 @@ public:
         ErrorCodeRole,                //!< (errorCode) the channel's last error code
         MemberCountRole,              //!< (memberCount) presence keys in the channel
         ChannelRole,                  //!< (channel) the Confab::Channel object
+        ChannelTypeRole,              //!< (channelType) chat: `public`, `private` or `dm`
+        UnreadCountRole,              //!< (unreadCount) chat: others' unread messages
+        MentionCountRole,             //!< (mentionCount) chat: unread messages mentioning this user
+        LastMessageRole,              //!< (lastMessage) chat: the newest message's body, or empty
+        LastActivityRole,             //!< (lastActivity) chat: the newest message's QDateTime, or invalid
     };
     Q_ENUM(Roles)
 

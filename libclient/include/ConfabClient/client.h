@@ -3,8 +3,10 @@
 #include <ConfabClient/channel.h>
 #include <ConfabClient/confabclient_export.h>
 
+#include <QtCore/QJsonObject>
 #include <QtCore/QList>
 #include <QtCore/QObject>
+#include <QtCore/QStringList>
 #include <QtCore/QUrl>
 #include <QtCore/QVariantMap>
 
@@ -16,6 +18,7 @@ namespace Confab {
 
 class ChannelListModel;
 class ClientPrivate;
+class Reply;
 
 //! \brief A connection to a Confab server (native protocol): the library's entry point.
 //!
@@ -32,10 +35,17 @@ class ClientPrivate;
 //! detects dead connections by heartbeat, and after every reconnect rejoins each subscribed
 //! channel with its config and re-tracks its presence. Pushes made while disconnected wait in a
 //! bounded buffer and are sent in order once their channel is joined again.
+//!
+//! **Chat.** Chat channels (ChannelConfig::chat) need to know who the user is: setUser() in open
+//! mode, or the token's subject in JWT mode. Once connected, the client says `hello` before any
+//! join. Chat messages being sent are kept in a queue file under storagePath(), one per server
+//! and user, until the server acknowledges them: a restarted application finds them there and
+//! sends them after connecting (creating a chat channel for a topic it does not open itself).
 class CONFABCLIENT_EXPORT Client : public QObject
 {
     Q_OBJECT
     Q_MOC_INCLUDE("ConfabClient/channellistmodel.h")
+    Q_MOC_INCLUDE("ConfabClient/reply.h")
     Q_PROPERTY(QUrl url READ url WRITE setUrl NOTIFY urlsChanged)
     Q_PROPERTY(QList<QUrl> urls READ urls WRITE setUrls NOTIFY urlsChanged)
     Q_PROPERTY(QUrl currentUrl READ currentUrl NOTIFY stateChanged)
@@ -50,6 +60,10 @@ class CONFABCLIENT_EXPORT Client : public QObject
     Q_PROPERTY(QString errorCode READ errorCode NOTIFY errorOccurred)
     Q_PROPERTY(QString errorMessage READ errorMessage NOTIFY errorOccurred)
     Q_PROPERTY(Confab::ChannelListModel *channels READ channels CONSTANT)
+    Q_PROPERTY(QString userId READ userId NOTIFY userChanged)
+    Q_PROPERTY(QString userName READ userName NOTIFY userChanged)
+    Q_PROPERTY(QString storagePath READ storagePath WRITE setStoragePath NOTIFY storagePathChanged)
+    Q_PROPERTY(int queuedMessageCount READ queuedMessageCount NOTIFY queuedMessageCountChanged)
 public:
     //! \brief The connection's state.
     enum class State {
@@ -125,6 +139,35 @@ public:
     //! \brief The last client-level error's text for people, or empty.
     [[nodiscard]] QString errorMessage() const;
 
+    //! \brief Who this client is for chat: the id given to setUser(), or the one the server
+    //! confirmed in its `hello` reply (in JWT mode the token's `sub`).
+    [[nodiscard]] QString userId() const;
+    //! \brief The display name that goes with userId().
+    [[nodiscard]] QString userName() const;
+    //! \brief Sets who the user is (open mode: the server believes it; JWT mode: the token
+    //! decides and the server's answer replaces it). Sent in `hello` when the connection is up;
+    //! a live connection that already has an identity keeps it until it reconnects.
+    Q_INVOKABLE void setUser(const QString &id, const QString &name = {});
+
+    //! \brief Where the queue of unsent chat messages is kept (default: the application's
+    //! local data directory + `/confab`).
+    [[nodiscard]] QString storagePath() const;
+    //! \brief Sets storagePath() to \a dir (created when first written).
+    void setStoragePath(const QString &dir);
+    //! \brief Chat messages waiting for the server's acknowledgement, in every channel
+    //! (Failed ones included).
+    [[nodiscard]] int queuedMessageCount() const;
+
+    //! \brief Asks the server for the unread and mention counts of every channel this user
+    //! joined for chat (`unread` on `$system`) and updates the client's channels; the response
+    //! is `{channels: {topic: {unread, mentions, last_seq, read_seq}}}`.
+    Q_INVOKABLE Confab::Reply *refreshUnread();
+    //! \brief Creates the private channel \a topic (`private:<name>`) with this user as owner
+    //! and \a members (response `{type, owner, members}`; `ALREADY_EXISTS` if it exists).
+    Q_INVOKABLE Confab::Reply *createPrivateChannel(const QString &topic, const QStringList &members = {});
+    //! \brief Adds \a userId to the private channel \a topic (this user must be a member).
+    Q_INVOKABLE Confab::Reply *inviteToChannel(const QString &topic, const QString &userId);
+
     //! \brief Connects (and keeps reconnecting until disconnectFromServer()).
     Q_INVOKABLE void connectToServer();
     //! \brief Closes the connection and stops reconnecting. Buffered pushes fail with
@@ -165,7 +208,18 @@ Q_SIGNALS:
     //! \brief A reconnect attempt is due in \a delayMs.
     void reconnectScheduled(int attempt, int delayMs);
     //! \brief A client-level error: \a code is machine-readable, \a message for people.
+    //! Chat adds `QUEUE_CORRUPT` (the queue file could not be read; it was renamed aside and
+    //! the queue starts empty) and `QUEUE_WRITE_FAILED` (the queue could not be saved).
     void errorOccurred(const QString &code, const QString &message);
+    //! \brief userId() or userName() changed.
+    void userChanged();
+    //! \brief storagePath() changed.
+    void storagePathChanged();
+    //! \brief queuedMessageCount() changed.
+    void queuedMessageCountChanged();
+    //! \brief Another user mentioned this one (`@id`) in \a topic, also in a channel this
+    //! client has not joined; \a message is the message's wire form.
+    void mentioned(const QString &topic, const QJsonObject &message);
 
 private:
     friend class Channel;

@@ -25,6 +25,10 @@ public:
         MetasRole,                  //!< (metas) every entry's meta, a list of maps
         DeviceCountRole,            //!< (deviceCount) number of entries under the key
         RefsRole,                   //!< (presenceRefs) the entries' refs
+        StatusRole,                 //!< (status) chat status of the key's most available entry:
+                                    //!< `online` > `away` > `dnd` (meta `status`, default `online`;
+                                    //!< `invisible` only when every entry is, i.e. our own)
+        StatusTextRole,             //!< (statusText) that entry's meta `status_text`, or empty
     };
     Q_ENUM(Roles)
 
