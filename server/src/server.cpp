@@ -200,7 +200,7 @@ void Server::onNewWebSocket()
         socket->setMaxAllowedIncomingMessageSize(hardLimit);
         socket->setMaxAllowedIncomingFrameSize(hardLimit);
         const auto id = ++m_nextSessionId;
-        auto *session = new Session(id, socket, SessionContext{m_config, m_verifier.get(), *m_metrics, *m_hub, *m_store}, this);
+        auto *session = new Session(id, socket, SessionContext{m_config, m_verifier.get(), *m_metrics, *m_hub, *m_store, this}, this);
         m_sessions.insert(id, session);
         connect(session, &Session::finished, this, &Server::onSessionFinished);
         m_metrics->connectionOpened();

@@ -31,6 +31,10 @@ struct SessionContext
     Metrics &metrics;
     Hub &hub;
     MessageStore &store;
+    //! Outlives every session (the server): store callbacks whose effect others must see (a
+    //! message's fan-out) run in its context, so a sender that disconnects before the commit
+    //! cannot take the delivery down with it.
+    QObject *owner;
 };
 
 //! \brief One WebSocket connection speaking the native protocol (docs/protocol.md).

@@ -10,6 +10,7 @@
 #include <ConfabProtocol/codes.h>
 
 #include <QtCore/QJsonArray>
+#include <QtCore/QPointer>
 #include <QtCore/QRegularExpression>
 
 using namespace Qt::StringLiterals;
@@ -85,11 +86,15 @@ void Session::handleSend(const P::Frame &frame, qint64 receivedAtNs)
                error->code == Err::MessageTooLarge ? QJsonObject{{u"limit"_s, maxBody}} : QJsonObject());
         return;
     }
-    m_context.store.append(this, request, [this, frame, receivedAtNs](const StoreResult<AppendResult> &result) {
-        if (m_finished)
-            return;
+    // In the server's context, not ours: a stored message reaches the channel even when its
+    // sender is gone by the time of the commit (only the ack is then lost; a resend gets it).
+    const QPointer<Session> self(this);
+    const SessionContext context = m_context;
+    m_context.store.append(context.owner, request, [self, context, frame, receivedAtNs](const StoreResult<AppendResult> &result) {
+        Session *sender = self && !self->m_finished ? self.data() : nullptr;
         if (!result.ok()) {
-            rejectStore(frame, result.error, result.message);
+            if (sender)
+                sender->rejectStore(frame, result.error, result.message);
             return;
         }
         const auto &message = result.value.message;
@@ -99,12 +104,14 @@ void Session::handleSend(const P::Frame &frame, qint64 receivedAtNs)
                         {u"client_id"_s, message.clientId}};
         if (result.value.duplicate) {
             ack.insert(u"duplicate"_s, true); // the original answer again; nothing is delivered twice
-            replyOk(frame, ack);
+            if (sender)
+                sender->replyOk(frame, ack);
             return;
         }
-        replyOk(frame, ack);
-        m_context.hub.deliverChat(this, frame.topic, Ev::Message, message.toJson(), message.seq, receivedAtNs);
-        notifyMentions(m_context.hub, m_context.store, this, frame.topic, message);
+        if (sender)
+            sender->replyOk(frame, ack);
+        context.hub.deliverChat(sender, frame.topic, Ev::Message, message.toJson(), message.seq, receivedAtNs);
+        notifyMentions(context.hub, context.store, context.owner, frame.topic, message);
     });
 }
 
@@ -118,28 +125,35 @@ void Session::handleEdit(const P::Frame &frame, qint64 receivedAtNs, bool remove
         reject(Err::InvalidId, u"id must be a message id"_s, frame.ref, frame.topic);
         return;
     }
-    auto done = [this, frame, receivedAtNs, remove](const StoreResult<StoredMessage> &result) {
-        if (m_finished)
-            return;
+    // The server's context, as for a send: a committed change reaches the channel regardless.
+    const QPointer<Session> self(this);
+    const SessionContext context = m_context;
+    auto done = [self, context, frame, receivedAtNs, remove](const StoreResult<StoredMessage> &result) {
+        Session *sender = self && !self->m_finished ? self.data() : nullptr;
         if (!result.ok()) {
-            rejectStore(frame, result.error, result.message);
+            if (sender)
+                sender->rejectStore(frame, result.error, result.message);
             return;
         }
         const auto &message = result.value;
         const auto json = message.toJson();
         if (remove) {
-            replyOk(frame, {{u"id"_s, message.id}, {u"seq"_s, message.seq}, {u"deleted_at"_s, json.value("deleted_at"_L1)}});
-            m_context.hub.deliverChat(this, frame.topic, Ev::MessageDeleted,
-                                      {{u"id"_s, message.id}, {u"seq"_s, message.seq},
-                                       {u"deleted_at"_s, json.value("deleted_at"_L1)}},
-                                      0, receivedAtNs);
+            if (sender)
+                sender->replyOk(frame, {{u"id"_s, message.id}, {u"seq"_s, message.seq},
+                                        {u"deleted_at"_s, json.value("deleted_at"_L1)}});
+            context.hub.deliverChat(sender, frame.topic, Ev::MessageDeleted,
+                                    {{u"id"_s, message.id}, {u"seq"_s, message.seq},
+                                     {u"deleted_at"_s, json.value("deleted_at"_L1)}},
+                                    0, receivedAtNs);
         } else {
-            replyOk(frame, {{u"id"_s, message.id}, {u"seq"_s, message.seq}, {u"edited_at"_s, json.value("edited_at"_L1)}});
-            m_context.hub.deliverChat(this, frame.topic, Ev::MessageEdited, json, 0, receivedAtNs);
+            if (sender)
+                sender->replyOk(frame, {{u"id"_s, message.id}, {u"seq"_s, message.seq},
+                                        {u"edited_at"_s, json.value("edited_at"_L1)}});
+            context.hub.deliverChat(sender, frame.topic, Ev::MessageEdited, json, 0, receivedAtNs);
         }
     };
     if (remove) {
-        m_context.store.remove(this, frame.topic, id.toString(), m_user->id, done);
+        m_context.store.remove(context.owner, frame.topic, id.toString(), m_user->id, done);
         return;
     }
     const auto body = p.value("body"_L1);
@@ -149,7 +163,7 @@ void Session::handleEdit(const P::Frame &frame, qint64 receivedAtNs, bool remove
                error->code == Err::MessageTooLarge ? QJsonObject{{u"limit"_s, maxBody}} : QJsonObject());
         return;
     }
-    m_context.store.edit(this, frame.topic, id.toString(), m_user->id, body.toString(),
+    m_context.store.edit(context.owner, frame.topic, id.toString(), m_user->id, body.toString(),
                          parseMentions(body.toString()), done);
 }
 
@@ -206,18 +220,21 @@ void Session::handleReaction(const P::Frame &frame, qint64 receivedAtNs, bool ad
         reject(Err::InvalidPayload, u"emoji must be 1-32 characters without spaces"_s, frame.ref, frame.topic);
         return;
     }
-    m_context.store.react(this, frame.topic, id.toString(), m_user->id, emoji.toString(), add,
-                          [this, frame, receivedAtNs](const StoreResult<StoredMessage> &result) {
-        if (m_finished)
-            return;
+    const QPointer<Session> self(this);
+    const SessionContext context = m_context;
+    m_context.store.react(context.owner, frame.topic, id.toString(), m_user->id, emoji.toString(), add,
+                          [self, context, frame, receivedAtNs](const StoreResult<StoredMessage> &result) {
+        Session *sender = self && !self->m_finished ? self.data() : nullptr;
         if (!result.ok()) {
-            rejectStore(frame, result.error, result.message);
+            if (sender)
+                sender->rejectStore(frame, result.error, result.message);
             return;
         }
         const auto reactions = result.value.toJson().value("reactions"_L1);
         const QJsonObject payload{{u"id"_s, result.value.id}, {u"seq"_s, result.value.seq}, {u"reactions"_s, reactions}};
-        replyOk(frame, payload);
-        m_context.hub.deliverChat(this, frame.topic, Ev::Reaction, payload, 0, receivedAtNs);
+        if (sender)
+            sender->replyOk(frame, payload);
+        context.hub.deliverChat(sender, frame.topic, Ev::Reaction, payload, 0, receivedAtNs);
     });
 }
 
@@ -230,18 +247,22 @@ void Session::handleRead(const P::Frame &frame, qint64 receivedAtNs)
         reject(Err::InvalidPayload, u"seq must be a whole number >= 0"_s, frame.ref, frame.topic);
         return;
     }
-    m_context.store.markRead(this, frame.topic, m_user->id, seq.toInteger(),
-                             [this, frame, receivedAtNs](const StoreResult<ReadState> &result) {
-        if (m_finished)
-            return;
+    const QPointer<Session> self(this);
+    const SessionContext context = m_context;
+    const QJsonObject user = userJson();
+    m_context.store.markRead(context.owner, frame.topic, m_user->id, seq.toInteger(),
+                             [self, context, user, frame, receivedAtNs](const StoreResult<ReadState> &result) {
+        Session *sender = self && !self->m_finished ? self.data() : nullptr;
         if (!result.ok()) {
-            rejectStore(frame, result.error, result.message);
+            if (sender)
+                sender->rejectStore(frame, result.error, result.message);
             return;
         }
-        replyOk(frame, {{u"read_seq"_s, result.value.readSeq}, {u"unread"_s, result.value.unread},
-                        {u"mentions"_s, result.value.mentions}});
-        m_context.hub.deliverChat(this, frame.topic, Ev::Read,
-                                  {{u"user"_s, userJson()}, {u"seq"_s, result.value.readSeq}}, 0, receivedAtNs);
+        if (sender)
+            sender->replyOk(frame, {{u"read_seq"_s, result.value.readSeq}, {u"unread"_s, result.value.unread},
+                                    {u"mentions"_s, result.value.mentions}});
+        context.hub.deliverChat(sender, frame.topic, Ev::Read,
+                                {{u"user"_s, user}, {u"seq"_s, result.value.readSeq}}, 0, receivedAtNs);
     });
 }
 

@@ -57,6 +57,7 @@ private Q_SLOTS:
     void badInputStoresNothing_data();
     void badInputStoresNothing();
     void restartKeepsHistory();
+    void senderLeavingBeforeTheCommitStillDelivers();
 
 private:
     //! A client that said hello as \a user and joined \a topic for chat.
@@ -572,6 +573,32 @@ void tst_Chat::restartKeepsHistory()
     // The sequence continues, and a resend from before the restart is still recognised.
     QCOMPARE(response(send(*alice, topic, u"s6"_s, u"after"_s)).value("seq"_L1).toInteger(), 6);
     QCOMPARE(response(send(*alice, topic, u"s3"_s, u"before restart 3"_s)).value("duplicate"_L1).toBool(), true);
+}
+
+void tst_Chat::senderLeavingBeforeTheCommitStillDelivers()
+{
+    // A sender that disconnects right after its sends: whatever the server commits is delivered
+    // to the channel like any message (only the sender's acks are lost), so a member who follows
+    // the live stream never misses a stored message.
+    const auto topic = u"room:leaver"_s;
+    auto bob = chatClient(u"bob"_s, topic);
+    auto alice = chatClient(u"alice"_s, topic);
+    QVERIFY(bob && alice);
+    constexpr int Sent = 300;
+    for (int i = 0; i < Sent; ++i)
+        alice->push(topic, u"message:send"_s, {{u"client_id"_s, u"leave-%1"_s.arg(i)}, {u"body"_s, u"m%1"_s.arg(i)}});
+    alice->close();
+    alice.reset();
+    // Everything the server read was stored: a later message gets the next seq.
+    auto carol = chatClient(u"carol"_s, topic);
+    QVERIFY(carol);
+    const auto last = response(send(*carol, topic, u"after"_s, u"after"_s)).value("seq"_L1).toInteger();
+    QVERIFY2(last > 1, "the server read some of alice's sends");
+    // Bob received every stored message live: seq 1..last, in order, each once.
+    QTRY_COMPARE_WITH_TIMEOUT(bob->count(RawClient::isEvent(topic, u"message"_s)), int(last), 10000);
+    const auto got = messagesIn(*bob, topic);
+    for (int i = 0; i < got.size(); ++i)
+        QCOMPARE(got.at(i).value("seq"_L1).toInteger(), i + 1);
 }
 
 QTEST_GUILESS_MAIN(tst_Chat)
