@@ -176,6 +176,9 @@ void ChannelPrivate::join()
         QJsonObject payload{{u"config"_s, cfg}};
         if (!token.isEmpty())
             payload.insert(u"access_token"_s, token);
+        auto *cp = clientPrivate();
+        if (config.chat && cp->helloSession != cp->session && (!token.isEmpty() || !cp->userId.isEmpty()))
+            cp->sendHello(token); // no hello yet on this connection (token provider): right before the join
         auto ref = std::make_shared<QString>();
         ClientPrivate::Pending pending;
         pending.channel = q;

@@ -145,7 +145,9 @@ void ClientPrivate::beginSession()
     const auto current = ++session;
     hasServerIdentity = false;
     // hello goes first so that chat joins find the identity; with nothing to say, joins go now.
-    const bool wantsHello = !userId.isEmpty() || !token.isEmpty() || tokenProvider;
+    // A token provider is asked once per join (its documented contract), so with one the hello
+    // rides on the first chat join instead, with that join's token (ChannelPrivate::join()).
+    const bool wantsHello = !tokenProvider && (!userId.isEmpty() || !token.isEmpty());
     joinsReady = !wantsHello;
     setState(Client::State::Connected);
     if (session != current || state != Client::State::Connected)

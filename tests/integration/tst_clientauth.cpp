@@ -4,6 +4,7 @@
 // signals or the wall clock (for token expiry), never fixed sleeps.
 #include <ConfabClient/channellistmodel.h>
 #include <ConfabClient/client.h>
+#include <ConfabClient/messagemodel.h>
 #include <ConfabClient/presencemodel.h>
 #include <ConfabClient/reply.h>
 #include <ConfabTestServer/testserver.h>
@@ -13,6 +14,7 @@
 #include <QtCore/QJsonDocument>
 #include <QtCore/QJsonObject>
 #include <QtCore/QMessageAuthenticationCode>
+#include <QtCore/QTemporaryDir>
 #include <QtCore/QTimer>
 #include <QtNetwork/QNetworkAccessManager>
 #include <QtNetwork/QNetworkReply>
@@ -142,6 +144,8 @@ private Q_SLOTS:
     void expiryWithoutRefreshClosesChannel();
     void tokenProviderRecoversFromExpiry();
     void tokenProviderIsAskedForEachJoin();
+    void chatIdentityComesFromTheToken_data();
+    void chatIdentityComesFromTheToken();
 
 private:
     std::unique_ptr<Client> makeClient(const TestServer &server);
@@ -522,6 +526,51 @@ void tst_ClientAuth::tokenProviderIsAskedForEachJoin()
     QVERIFY(one->isSubscribed() && two->isSubscribed());
     QCOMPARE(calls, 4); // one per rejoin
     QCOMPARE(m_server->memberCount(one->topic()), 1);
+}
+
+void tst_ClientAuth::chatIdentityComesFromTheToken_data()
+{
+    QTest::addColumn<bool>("provider");
+    QTest::newRow("static token") << false;
+    QTest::newRow("token provider") << true;
+}
+
+void tst_ClientAuth::chatIdentityComesFromTheToken()
+{
+    // JWT mode: the user is the token's subject, whatever the application claims; own messages
+    // are recognised as such, and a token provider is still asked once per join.
+    QFETCH(bool, provider);
+    QTemporaryDir storage;
+    QVERIFY(storage.isValid());
+    const auto topic = uniqueTopic(u"-"_s + QString::fromLatin1(QTest::currentDataTag()).replace(u' ', u'-'));
+    int calls = 0;
+    auto client = makeClient(*m_server);
+    client->setStoragePath(storage.path());
+    client->setUser(u"mallory"_s); // ignored by a JWT server
+    if (provider) {
+        client->setTokenProvider([this, &calls](const std::function<void(const QString &)> &done) {
+            ++calls;
+            done(m_server->mintToken(u"dave"_s, 1h, {}, u"Dave"_s));
+        });
+    } else {
+        client->setAuth(m_server->mintToken(u"dave"_s, 1h, {}, u"Dave"_s));
+    }
+    ChannelConfig config;
+    config.chat = true;
+    auto *room = client->channel(topic, config);
+    room->subscribe();
+    client->connectToServer();
+    QTRY_COMPARE(room->status(), Channel::Status::Subscribed);
+    QTRY_COMPARE(client->userId(), u"dave"_s);
+    QCOMPARE(client->userName(), u"Dave"_s);
+    auto sent = watch(room->sendMessage(u"signed by the token"_s));
+    QTRY_VERIFY(sent->done());
+    QCOMPARE(sent->status, Reply::Status::Ok);
+    QCOMPARE(room->messages()->rowCount(), 1);
+    QVERIFY(room->messages()->index(0).data(Confab::MessageModel::OwnRole).toBool());
+    QCOMPARE(room->messages()->index(0).data(Confab::MessageModel::AuthorIdRole).toString(), u"dave"_s);
+    if (provider)
+        QCOMPARE(calls, 1);
 }
 
 QTEST_GUILESS_MAIN(tst_ClientAuth)

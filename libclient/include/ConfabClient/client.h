@@ -106,7 +106,10 @@ public:
     //! channel at once (`access_token`), and channels refused for an `AUTH_*` reason rejoin.
     Q_INVOKABLE void setAuth(const QString &token);
     //! \brief Asks \a provider for a token before every (re)join instead of using token();
-    //! also used to recover when the server closes channels because their token expired.
+    //! also used to recover when the server closes channels because their token expired. With a
+    //! provider, the chat identity (`hello`) goes out with the first chat join of a connection,
+    //! with that join's token; queued messages of channels the application has not opened are
+    //! sent once it joins a chat channel.
     void setTokenProvider(TokenProvider provider);
 
     //! \brief Heartbeat period in ms (default 25000). A heartbeat unanswered by the next one
