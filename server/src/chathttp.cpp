@@ -141,7 +141,8 @@ public:
             onComplete(this);
     }
 
-    void respond(int status, const QJsonObject &json)
+    //! \a extraHeaders: whole header lines, each ending in CRLF.
+    void respond(int status, const QJsonObject &json, const QByteArray &extraHeaders = {})
     {
         if (m_answered)
             return;
@@ -153,13 +154,20 @@ public:
         const auto payload = QJsonDocument(json).toJson(QJsonDocument::Compact);
         socket->write("HTTP/1.1 " + QByteArray::number(status) + ' ' + reasonPhrase(status)
                       + "\r\nContent-Type: application/json\r\nContent-Length: " + QByteArray::number(payload.size())
-                      + "\r\nConnection: close\r\n\r\n" + payload);
+                      + "\r\nConnection: close\r\n" + extraHeaders + "\r\n" + payload);
         socket->disconnectFromHost();
     }
 
-    void fail(int status, QLatin1StringView code, const QString &message)
+    void fail(int status, QLatin1StringView code, const QString &message, const QByteArray &extraHeaders = {})
     {
-        respond(status, {{u"error"_s, QJsonObject{{u"code"_s, QString(code)}, {u"message"_s, message}}}});
+        respond(status, {{u"error"_s, QJsonObject{{u"code"_s, QString(code)}, {u"message"_s, message}}}}, extraHeaders);
+    }
+
+    //! 405 with the Allow header a 405 must carry (RFC 9110 §15.5.6), as the REST routes send it.
+    void failMethod(QByteArrayView allowed)
+    {
+        fail(405, "METHOD_NOT_ALLOWED"_L1, u"Use %1 on this path"_s.arg(QString::fromLatin1(allowed)),
+             "Allow: " + allowed.toByteArray() + "\r\n");
     }
 
     void failStore(StoreError error, const QString &message)
@@ -245,7 +253,7 @@ void ChatHttp::dispatch(Exchange *e)
     auto only = [e](QByteArrayView allowed) {
         if (e->head.method == allowed)
             return true;
-        e->fail(405, "METHOD_NOT_ALLOWED"_L1, u"Use %1 on this path"_s.arg(QString::fromLatin1(allowed)));
+        e->failMethod(allowed);
         return false;
     };
     if (path == "/messages") {
@@ -261,8 +269,10 @@ void ChatHttp::dispatch(Exchange *e)
         const auto topic = pathTopic(path, "/presence/");
         if (method == "GET")
             getPresence(e, topic);
-        else if (only("POST"))
+        else if (method == "POST")
             postPresence(e, topic);
+        else
+            e->failMethod("GET, POST");
     } else {
         if (only("GET"))
             getMessages(e, pathTopic(path, "/channels/", "/messages"));
@@ -368,9 +378,13 @@ void ChatHttp::postMessage(Exchange *e)
             e->fail(statusForCode(error->code), error->code, error->message);
             return;
         }
-        m_server.store().append(e, request, [this, e, topic, receivedAt](const StoreResult<AppendResult> &result) {
+        // In our context, not the exchange's: a committed message is delivered even when the
+        // HTTP client hung up before the commit (only its answer is lost; a resend gets it).
+        const QPointer<Exchange> exchange(e);
+        m_server.store().append(this, request, [this, exchange, topic, receivedAt](const StoreResult<AppendResult> &result) {
             if (!result.ok()) {
-                e->failStore(result.error, result.message);
+                if (exchange)
+                    exchange->failStore(result.error, result.message);
                 return;
             }
             const auto &message = result.value.message;
@@ -378,10 +392,12 @@ void ChatHttp::postMessage(Exchange *e)
                             {u"ts"_s, message.toJson().value("ts"_L1)}, {u"client_id"_s, message.clientId}};
             if (result.value.duplicate) {
                 ack.insert(u"duplicate"_s, true);
-                e->respond(200, ack);
+                if (exchange)
+                    exchange->respond(200, ack);
                 return;
             }
-            e->respond(201, ack);
+            if (exchange)
+                exchange->respond(201, ack);
             m_server.hub().deliverChat(nullptr, topic, Ev::Message, message.toJson(), message.seq, receivedAt);
             notifyMentions(m_server.hub(), m_server.store(), this, topic, message);
         });
