@@ -10,6 +10,7 @@
 #include "metrics.h"
 #include "session.h"
 
+#include <QtCore/QCoreApplication>
 #include <QtWebSockets/QWebSocket>
 #include <QtWebSockets/QWebSocketServer>
 
@@ -248,6 +249,12 @@ void Server::shutdown(std::chrono::milliseconds grace)
     if (m_listener)
         m_listener->close(); // stop accepting; open HTTP requests finish on their own
     logEvent(lcServer(), QtInfoMsg, "server.shutting_down", {{u"connections"_s, connectionCount()}});
+    if (m_store) {
+        // Commit what the sessions already handed to the store and send those acks before the
+        // close frames: a sender then knows its messages are in, instead of resending them.
+        m_store->flush();
+        QCoreApplication::sendPostedEvents(this, QEvent::MetaCall);
+    }
     for (auto *session : std::as_const(m_sessions))
         session->close(QWebSocketProtocol::CloseCodeGoingAway, u"Server shutting down"_s);
     if (m_sessions.isEmpty()) {

@@ -683,8 +683,8 @@ void tst_ChatDurability::restartMidConversation()
     QVERIFY2(bothHaveAll(sentTotal), qPrintable(progress()));
     QVERIFY2(alice.failure.isEmpty() && bob.failure.isEmpty(), qPrintable(progress()));
 
-    // Graceful restart while both are still talking: sends on the wire when SIGTERM comes may
-    // be stored (with or without their ack reaching the sender) or never read.
+    // Graceful restart while both are still talking: sends on the wire when SIGTERM comes are
+    // either stored and acknowledged before the close, or never read.
     say(alice, 6, u"late"_s);
     say(bob, 4, u"late"_s);
     alice.client->socket().flush();
@@ -761,6 +761,9 @@ void tst_ChatDurability::restartMidConversation()
     // Every message stored is a distinct send (resends are not counted again): all of them.
     QVERIFY2(bothHaveAll(sentTotal), qPrintable(progress()));
     QVERIFY2(alice.failure.isEmpty() && bob.failure.isEmpty(), qPrintable(progress()));
+    // A graceful stop answers what it stored before it closes: no resend finds a stored message.
+    QCOMPARE(alice.duplicates, 0);
+    QCOMPARE(bob.duplicates, 0);
     qInfo("graceful restart: alice resent %d (%d already stored), bob resent %d (%d already stored); "
           "catch-up replayed %lld to alice and %lld to bob; %d messages in all",
           aliceUnackedAtStop, alice.duplicates, bobUnackedAtStop, bob.duplicates,
