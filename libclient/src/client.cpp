@@ -849,24 +849,24 @@ int Client::queuedMessageCount() const
     return int(d->outbox.size());
 }
 
-Reply *Client::refreshUnread()
+namespace {
+// A request outside any channel's membership ($system, or a topic not joined): the reply
+// carries the server's answer; \a onOk sees an ok response first.
+Reply *topicRequest(ClientPrivate *d, Client *q, const QString &topic, QLatin1StringView event, const QJsonObject &payload,
+                    std::function<void(const QJsonObject &)> onOk = {})
 {
-    auto *reply = ReplyControl::create(this);
-    if (!isConnected() || !d->joinsReady) {
+    auto *reply = ReplyControl::create(q);
+    if (!q->isConnected() || !d->joinsReady) {
         ReplyControl::finishLater(reply, Reply::Status::Error, {}, u"NOT_CONNECTED"_s, u"The client is not connected"_s);
         return reply;
     }
     QPointer<Reply> target(reply);
     ClientPrivate::Pending pending;
-    pending.onReply = [this, target](const QJsonObject &answer) {
+    pending.onReply = [target, onOk = std::move(onOk)](const QJsonObject &answer) {
         const auto response = answer.value("response"_L1).toObject();
-        const bool ok = answer.value("status"_L1).toString() == "ok"_L1;
-        if (ok) {
-            const auto counts = response.value("channels"_L1).toObject();
-            for (auto *channel : std::as_const(d->channels)) {
-                if (channel->d->config.chat && counts.contains(channel->d->topic))
-                    channel->d->applyUnread(counts.value(channel->d->topic).toObject());
-            }
+        if (answer.value("status"_L1).toString() == "ok"_L1) {
+            if (onOk)
+                onOk(response);
             ReplyControl::finish(target, Reply::Status::Ok, response);
         } else {
             ReplyControl::finish(target, Reply::Status::Error, response, response.value("code"_L1).toString(),
@@ -879,38 +879,22 @@ Reply *Client::refreshUnread()
     pending.onLost = [target](const QString &code, const QString &message) {
         ReplyControl::finish(target, Reply::Status::Error, {}, code, message);
     };
-    d->request(QString(P::Topics::System), QString(P::Events::Unread), {}, std::nullopt, std::move(pending));
-    return reply;
-}
-
-namespace {
-Reply *topicRequest(ClientPrivate *d, Client *q, const QString &topic, QLatin1StringView event, const QJsonObject &payload)
-{
-    auto *reply = ReplyControl::create(q);
-    if (!q->isConnected() || !d->joinsReady) {
-        ReplyControl::finishLater(reply, Reply::Status::Error, {}, u"NOT_CONNECTED"_s, u"The client is not connected"_s);
-        return reply;
-    }
-    QPointer<Reply> target(reply);
-    ClientPrivate::Pending pending;
-    pending.onReply = [target](const QJsonObject &answer) {
-        const auto response = answer.value("response"_L1).toObject();
-        if (answer.value("status"_L1).toString() == "ok"_L1)
-            ReplyControl::finish(target, Reply::Status::Ok, response);
-        else
-            ReplyControl::finish(target, Reply::Status::Error, response, response.value("code"_L1).toString(),
-                                 response.value("reason"_L1).toString());
-    };
-    pending.onTimeout = [target] {
-        ReplyControl::finish(target, Reply::Status::TimedOut, {}, u"TIMEOUT"_s, u"The server did not answer in time"_s);
-    };
-    pending.onLost = [target](const QString &code, const QString &message) {
-        ReplyControl::finish(target, Reply::Status::Error, {}, code, message);
-    };
     d->request(topic, QString(event), payload, std::nullopt, std::move(pending));
     return reply;
 }
 } // namespace
+
+Reply *Client::refreshUnread()
+{
+    return topicRequest(d.get(), this, QString(P::Topics::System), P::Events::Unread, {},
+                        [this](const QJsonObject &response) {
+                            const auto counts = response.value("channels"_L1).toObject();
+                            for (auto *channel : std::as_const(d->channels)) {
+                                if (channel->d->config.chat && counts.contains(channel->d->topic))
+                                    channel->d->applyUnread(counts.value(channel->d->topic).toObject());
+                            }
+                        });
+}
 
 Reply *Client::createPrivateChannel(const QString &topic, const QStringList &members)
 {

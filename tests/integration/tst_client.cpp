@@ -9,6 +9,8 @@
 #include <ConfabClient/reply.h>
 #include <ConfabTestServer/testserver.h>
 
+#include "replyoutcome.h"
+
 #include <QtCore/QJsonArray>
 #include <QtCore/QJsonObject>
 #include <QtCore/QPointer>
@@ -27,33 +29,10 @@ using Confab::Client;
 using Confab::PresenceModel;
 using Confab::Reply;
 using Confab::TestServer;
+using Confab::Testing::OutcomePtr;
+using Confab::Testing::watch;
 
 namespace {
-
-//! What a Reply ended with, kept after the reply deleted itself.
-struct Outcome
-{
-    int finishedCount = 0;
-    Reply::Status status = Reply::Status::Pending;
-    QString code;
-    QString message;
-    QJsonObject response;
-    [[nodiscard]] bool done() const { return finishedCount > 0; }
-};
-using OutcomePtr = std::shared_ptr<Outcome>;
-
-OutcomePtr watch(Reply *reply)
-{
-    auto outcome = std::make_shared<Outcome>();
-    QObject::connect(reply, &Reply::finished, reply, [outcome, reply] {
-        ++outcome->finishedCount;
-        outcome->status = reply->status();
-        outcome->code = reply->errorCode();
-        outcome->message = reply->errorMessage();
-        outcome->response = reply->response();
-    });
-    return outcome;
-}
 
 //! One topic per test function, so that tests sharing a server never see each other.
 QString uniqueTopic(const QString &suffix = {})

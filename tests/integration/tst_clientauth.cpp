@@ -9,6 +9,8 @@
 #include <ConfabClient/reply.h>
 #include <ConfabTestServer/testserver.h>
 
+#include "replyoutcome.h"
+
 #include <QtCore/QDateTime>
 #include <QtCore/QJsonArray>
 #include <QtCore/QJsonDocument>
@@ -31,6 +33,8 @@ using Confab::ChannelConfig;
 using Confab::Client;
 using Confab::Reply;
 using Confab::TestServer;
+using Confab::Testing::OutcomePtr;
+using Confab::Testing::watch;
 
 namespace {
 
@@ -76,27 +80,6 @@ qint64 expiryOf(const QString &token)
     const auto left = until - QDateTime::currentMSecsSinceEpoch();
     return QTest::qWaitFor([until] { return QDateTime::currentMSecsSinceEpoch() > until; },
                            int(std::max<qint64>(left, 0) + 2000));
-}
-
-struct Outcome
-{
-    int finishedCount = 0;
-    Reply::Status status = Reply::Status::Pending;
-    QString code;
-    QJsonObject response;
-    [[nodiscard]] bool done() const { return finishedCount > 0; }
-};
-
-std::shared_ptr<Outcome> watch(Reply *reply)
-{
-    auto outcome = std::make_shared<Outcome>();
-    QObject::connect(reply, &Reply::finished, reply, [outcome, reply] {
-        ++outcome->finishedCount;
-        outcome->status = reply->status();
-        outcome->code = reply->errorCode();
-        outcome->response = reply->response();
-    });
-    return outcome;
 }
 
 QString uniqueTopic(const QString &suffix = {})

@@ -10,6 +10,8 @@
 #include <ConfabClient/reply.h>
 #include <ConfabTestServer/testserver.h>
 
+#include "replyoutcome.h"
+
 #include <QtCore/QJsonArray>
 #include <QtCore/QJsonDocument>
 #include <QtCore/QJsonObject>
@@ -28,30 +30,10 @@ using Confab::Client;
 using Confab::MessageModel;
 using Confab::Reply;
 using Confab::TestServer;
+using Confab::Testing::OutcomePtr;
+using Confab::Testing::watch;
 
 namespace {
-
-//! What a Reply ended with, kept after the reply deleted itself.
-struct Outcome
-{
-    bool done = false;
-    Reply::Status status = Reply::Status::Pending;
-    QString code;
-    QJsonObject response;
-};
-using OutcomePtr = std::shared_ptr<Outcome>;
-
-OutcomePtr watch(Reply *reply)
-{
-    auto outcome = std::make_shared<Outcome>();
-    QObject::connect(reply, &Reply::finished, reply, [outcome, reply] {
-        outcome->done = true;
-        outcome->status = reply->status();
-        outcome->code = reply->errorCode();
-        outcome->response = reply->response();
-    });
-    return outcome;
-}
 
 QString uniqueTopic(const QString &suffix = {})
 {
@@ -177,7 +159,7 @@ void tst_ClientChat::sendIsPendingThenSentAndDelivered()
     const auto clientId = roleAt(a->messages(), 0, MessageModel::ClientIdRole).toString();
     QVERIFY(!clientId.isEmpty());
 
-    QTRY_VERIFY(sent->done);
+    QTRY_VERIFY(sent->done());
     QCOMPARE(sent->status, Reply::Status::Ok);
     QCOMPARE(sent->response.value("seq"_L1).toInteger(), 1);
     QCOMPARE(sent->response.value("client_id"_L1).toString(), clientId);
@@ -207,7 +189,7 @@ void tst_ClientChat::sendIsPendingThenSentAndDelivered()
     for (int i = 0; i < 20; ++i)
         burst.append(watch(a->sendMessage(u"burst %1"_s.arg(i))));
     QTRY_COMPARE(b->messages()->rowCount(), 21);
-    QTRY_VERIFY(std::all_of(burst.cbegin(), burst.cend(), [](const OutcomePtr &o) { return o->done; }));
+    QTRY_VERIFY(std::all_of(burst.cbegin(), burst.cend(), [](const OutcomePtr &o) { return o->done(); }));
     QVERIFY(seqsContiguous(a->messages(), 1, 21));
     QVERIFY(seqsContiguous(b->messages(), 1, 21));
     QCOMPARE(bodies(a->messages()), bodies(b->messages()));
@@ -223,12 +205,12 @@ void tst_ClientChat::editDeleteAndReactAcrossClients()
     auto *b = joinChat(*bob, topic);
     QVERIFY(a && b);
     auto sent = watch(a->sendMessage(u"first draft"_s));
-    QTRY_VERIFY(sent->done);
+    QTRY_VERIFY(sent->done());
     const auto id = sent->response.value("id"_L1).toString();
     QTRY_COMPARE(b->messages()->rowCount(), 1);
 
     auto edit = watch(a->editMessage(id, u"second draft"_s));
-    QTRY_VERIFY(edit->done);
+    QTRY_VERIFY(edit->done());
     QCOMPARE(edit->status, Reply::Status::Ok);
     QCOMPARE(roleAt(a->messages(), 0, MessageModel::BodyRole).toString(), u"second draft"_s);
     QTRY_COMPARE(roleAt(b->messages(), 0, MessageModel::BodyRole).toString(), u"second draft"_s);
@@ -238,7 +220,7 @@ void tst_ClientChat::editDeleteAndReactAcrossClients()
     // Someone else's message: refused, nothing changes.
     auto foreignEdit = watch(b->editMessage(id, u"bob was here"_s));
     auto foreignDelete = watch(b->deleteMessage(id));
-    QTRY_VERIFY(foreignEdit->done && foreignDelete->done);
+    QTRY_VERIFY(foreignEdit->done() && foreignDelete->done());
     QCOMPARE(foreignEdit->code, u"FORBIDDEN"_s);
     QCOMPARE(foreignDelete->code, u"FORBIDDEN"_s);
     QCOMPARE(roleAt(a->messages(), 0, MessageModel::BodyRole).toString(), u"second draft"_s);
@@ -247,7 +229,7 @@ void tst_ClientChat::editDeleteAndReactAcrossClients()
     auto r1 = watch(b->addReaction(id, u"👍"_s));
     auto r2 = watch(a->addReaction(id, u"👍"_s));
     auto r3 = watch(b->addReaction(id, u"🎉"_s));
-    QTRY_VERIFY(r1->done && r2->done && r3->done);
+    QTRY_VERIFY(r1->done() && r2->done() && r3->done());
     const auto expected = QVariantMap{{u"👍"_s, QStringList{u"bob"_s, u"alice"_s}}, {u"🎉"_s, QStringList{u"bob"_s}}};
     auto sameReactions = [&expected](const MessageModel *m) {
         const auto got = roleAt(m, 0, MessageModel::ReactionsRole).toMap();
@@ -266,24 +248,24 @@ void tst_ClientChat::editDeleteAndReactAcrossClients()
     QTRY_VERIFY(sameReactions(a->messages()));
     QTRY_VERIFY(sameReactions(b->messages()));
     auto unreact = watch(b->removeReaction(id, u"🎉"_s));
-    QTRY_VERIFY(unreact->done);
+    QTRY_VERIFY(unreact->done());
     QTRY_VERIFY(!roleAt(a->messages(), 0, MessageModel::ReactionsRole).toMap().contains(u"🎉"_s));
 
     // Delete: the body goes for everyone, the row stays (marked deleted).
     auto removed = watch(a->deleteMessage(id));
-    QTRY_VERIFY(removed->done);
+    QTRY_VERIFY(removed->done());
     QCOMPARE(removed->status, Reply::Status::Ok);
     QTRY_VERIFY(roleAt(b->messages(), 0, MessageModel::DeletedRole).toBool());
     QCOMPARE(roleAt(b->messages(), 0, MessageModel::BodyRole).toString(), QString());
     QVERIFY(roleAt(a->messages(), 0, MessageModel::DeletedRole).toBool());
     auto editDeleted = watch(a->editMessage(id, u"too late"_s));
-    QTRY_VERIFY(editDeleted->done);
+    QTRY_VERIFY(editDeleted->done());
     QCOMPARE(editDeleted->status, Reply::Status::Error);
     QVERIFY(!editDeleted->code.isEmpty());
 
     // A malformed id is a clear error, not a crash or a silent success.
     auto bad = watch(a->editMessage(u"not-an-id"_s, u"x"_s));
-    QTRY_VERIFY(bad->done);
+    QTRY_VERIFY(bad->done());
     QCOMPARE(bad->code, u"INVALID_ID"_s);
 }
 
@@ -305,7 +287,7 @@ void tst_ClientChat::readReceiptsAndUnreadCounts()
     QCOMPARE(a->unreadCount(), 0); // one's own messages are never unread
 
     auto read = watch(b->markRead(2));
-    QTRY_VERIFY(read->done);
+    QTRY_VERIFY(read->done());
     QCOMPARE(read->status, Reply::Status::Ok);
     QCOMPARE(b->readSeq(), 2);
     QCOMPARE(b->unreadCount(), 2);
@@ -316,7 +298,7 @@ void tst_ClientChat::readReceiptsAndUnreadCounts()
 
     // Read positions never move back.
     auto back = watch(b->markRead(1));
-    QTRY_VERIFY(back->done);
+    QTRY_VERIFY(back->done());
     QCOMPARE(b->readSeq(), 2);
 
     // Bob's second device learns the position from the server when it joins, and follows reads.
@@ -326,7 +308,7 @@ void tst_ClientChat::readReceiptsAndUnreadCounts()
     QCOMPARE(b2->readSeq(), 2);
     QCOMPARE(b2->unreadCount(), 2);
     auto all = watch(b->markAllRead());
-    QTRY_VERIFY(all->done);
+    QTRY_VERIFY(all->done());
     QCOMPARE(b->unreadCount(), 0);
     QTRY_COMPARE(b2->unreadCount(), 0);
     QTRY_COMPARE(b2->readSeq(), 4);
@@ -334,7 +316,7 @@ void tst_ClientChat::readReceiptsAndUnreadCounts()
 
     // The server's summary agrees (asked over $system).
     auto summary = watch(bob->refreshUnread());
-    QTRY_VERIFY(summary->done);
+    QTRY_VERIFY(summary->done());
     const auto counts = summary->response.value("channels"_L1).toObject().value(topic).toObject();
     QCOMPARE(counts.value("unread"_L1).toInteger(), 0);
     QCOMPARE(counts.value("read_seq"_L1).toInteger(), 4);
@@ -376,7 +358,7 @@ void tst_ClientChat::typingAppearsAndGoes()
     auto sent = watch(a->sendMessage(u"done typing"_s));
     QTRY_VERIFY(b->typingUsers().isEmpty());
     QTRY_VERIFY(c->typingUsers().isEmpty());
-    QTRY_VERIFY(sent->done);
+    QTRY_VERIFY(sent->done());
 
     // A typer who vanishes without a stop (connection dropped): the indicator goes anyway.
     a->setTyping(true);
@@ -401,7 +383,7 @@ void tst_ClientChat::mentionsReachAUserOutsideTheChannel()
     QVERIFY(bobElsewhere);
 
     auto sent = watch(a->sendMessage(u"@bob look at this"_s));
-    QTRY_VERIFY(sent->done);
+    QTRY_VERIFY(sent->done());
     QTRY_COMPARE(mentioned.size(), 1);
     QCOMPARE(mentioned.at(0).at(0).toString(), topic);
     QCOMPARE(mentioned.at(0).at(1).toJsonObject().value("body"_L1).toString(), u"@bob look at this"_s);
@@ -430,7 +412,7 @@ void tst_ClientChat::presenceStatusAndInvisible()
     auto *members = b->presence();
 
     auto away = watch(a->setStatus(u"away"_s, u"lunch"_s));
-    QTRY_VERIFY(away->done);
+    QTRY_VERIFY(away->done());
     QTRY_COMPARE(members->rowCount(), 1);
     const auto row = members->index(0);
     QCOMPARE(row.data(Confab::PresenceModel::KeyRole).toString(), u"alice"_s);
@@ -438,19 +420,19 @@ void tst_ClientChat::presenceStatusAndInvisible()
     QCOMPARE(row.data(Confab::PresenceModel::StatusTextRole).toString(), u"lunch"_s);
 
     auto dnd = watch(a->setStatus(u"dnd"_s));
-    QTRY_VERIFY(dnd->done);
+    QTRY_VERIFY(dnd->done());
     QTRY_COMPARE(members->index(0).data(Confab::PresenceModel::StatusRole).toString(), u"dnd"_s);
     QCOMPARE(members->index(0).data(Confab::PresenceModel::StatusTextRole).toString(), QString());
 
     // Invisible: gone for others, still there for alice herself.
     auto hidden = watch(a->setStatus(u"invisible"_s));
-    QTRY_VERIFY(hidden->done);
+    QTRY_VERIFY(hidden->done());
     QTRY_COMPARE(members->rowCount(), 0);
     QCOMPARE(a->presence()->rowCount(), 1);
     QCOMPARE(a->presence()->index(0).data(Confab::PresenceModel::StatusRole).toString(), u"invisible"_s);
 
     auto back = watch(a->setStatus(u"online"_s));
-    QTRY_VERIFY(back->done);
+    QTRY_VERIFY(back->done());
     QTRY_COMPARE(members->rowCount(), 1);
     QCOMPARE(members->index(0).data(Confab::PresenceModel::StatusRole).toString(), u"online"_s);
 }
@@ -477,19 +459,19 @@ void tst_ClientChat::historyPagesBackToTheFirstMessage()
     QVERIFY(b->messages()->hasOlder());
 
     auto page = watch(b->loadOlder(50));
-    QTRY_VERIFY(page->done);
+    QTRY_VERIFY(page->done());
     QCOMPARE(page->status, Reply::Status::Ok);
     QVERIFY(seqsContiguous(b->messages(), 21, 120));
     QVERIFY(b->messages()->hasOlder());
 
     page = watch(b->loadOlder(20)); // exactly the rest: the boundary
-    QTRY_VERIFY(page->done);
+    QTRY_VERIFY(page->done());
     QVERIFY(seqsContiguous(b->messages(), 1, 120));
     QCOMPARE(roleAt(b->messages(), 0, MessageModel::BodyRole).toString(), u"line 1"_s);
     QVERIFY(!b->messages()->hasOlder());
 
     page = watch(b->loadOlder(50)); // nothing older: ok, no change
-    QTRY_VERIFY(page->done);
+    QTRY_VERIFY(page->done());
     QCOMPARE(page->status, Reply::Status::Ok);
     QCOMPARE(b->messages()->rowCount(), Total);
 }
@@ -558,7 +540,7 @@ void tst_ClientChat::catchUpGapReloadsLatestPage()
     QVERIFY(seqsContiguous(b->messages(), 22, 31));
     QVERIFY(b->messages()->hasOlder());
     auto older = watch(b->loadOlder(100));
-    QTRY_VERIFY(older->done);
+    QTRY_VERIFY(older->done());
     QVERIFY(seqsContiguous(b->messages(), 1, 31));
     QCOMPARE(bodies(b->messages()), bodies(a->messages()));
 }
@@ -625,7 +607,7 @@ void tst_ClientChat::refusedMessageFailsAndCanBeDiscarded()
     // The server takes 200 characters at most here.
     auto tooLong = watch(a->sendMessage(QString(201, u'x')));
     auto fine = watch(a->sendMessage(u"short one"_s));
-    QTRY_VERIFY(tooLong->done && fine->done);
+    QTRY_VERIFY(tooLong->done() && fine->done());
     QCOMPARE(tooLong->status, Reply::Status::Error);
     QCOMPARE(tooLong->code, u"MESSAGE_TOO_LARGE"_s);
     QCOMPARE(fine->status, Reply::Status::Ok);
@@ -639,7 +621,7 @@ void tst_ClientChat::refusedMessageFailsAndCanBeDiscarded()
 
     // Retrying cannot help here, and says so again.
     auto retry = watch(a->retryMessage(clientId));
-    QTRY_VERIFY(retry->done);
+    QTRY_VERIFY(retry->done());
     QCOMPARE(retry->code, u"MESSAGE_TOO_LARGE"_s);
     QVERIFY(a->discardMessage(clientId));
     QCOMPARE(alice->queuedMessageCount(), 0);
@@ -654,11 +636,11 @@ void tst_ClientChat::refusedMessageFailsAndCanBeDiscarded()
 
     // Client-side refusals.
     auto empty = watch(a->sendMessage(u"   "_s));
-    QTRY_VERIFY(empty->done);
+    QTRY_VERIFY(empty->done());
     QCOMPARE(empty->code, u"INVALID_PAYLOAD"_s);
     auto *plain = alice->channel(uniqueTopic(u"-plain"_s));
     auto notChat = watch(plain->sendMessage(u"hi"_s));
-    QTRY_VERIFY(notChat->done);
+    QTRY_VERIFY(notChat->done());
     QCOMPARE(notChat->code, u"NOT_CHAT"_s);
 
     // A private channel alice is not a member of: the join is refused, queued messages fail.
@@ -666,17 +648,17 @@ void tst_ClientChat::refusedMessageFailsAndCanBeDiscarded()
     QTRY_VERIFY(carol->isConnected());
     const QString secret = u"private:"_s + QString::fromLatin1(QTest::currentTestFunction());
     auto created = watch(carol->createPrivateChannel(secret, {u"bob"_s}));
-    QTRY_VERIFY(created->done);
+    QTRY_VERIFY(created->done());
     QCOMPARE(created->status, Reply::Status::Ok);
     ChannelConfig config;
     config.chat = true;
     auto *locked = alice->channel(secret, config);
     locked->subscribe();
     auto denied = watch(locked->sendMessage(u"let me in"_s));
-    QTRY_VERIFY(denied->done);
+    QTRY_VERIFY(denied->done());
     QCOMPARE(denied->code, u"FORBIDDEN"_s);
     QCOMPARE(locked->status(), Channel::Status::Errored);
-    QVERIFY(barrier->done);
+    QVERIFY(barrier->done());
 }
 
 void tst_ClientChat::channelListShowsUnreadAndLastMessage()

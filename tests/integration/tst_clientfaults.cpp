@@ -9,6 +9,8 @@
 #include <ConfabClient/reply.h>
 #include <ConfabTestServer/testserver.h>
 
+#include "replyoutcome.h"
+
 #include <QtCore/QElapsedTimer>
 #include <QtCore/QJsonArray>
 #include <QtCore/QJsonObject>
@@ -25,32 +27,13 @@ using Confab::ChannelConfig;
 using Confab::Client;
 using Confab::Reply;
 using Confab::TestServer;
+using Confab::Testing::OutcomePtr;
+using Confab::Testing::watch;
 
 namespace {
 
 constexpr int HeartbeatMs = 300;
 constexpr int RequestTimeoutMs = 1000;
-
-struct Outcome
-{
-    int finishedCount = 0;
-    Reply::Status status = Reply::Status::Pending;
-    QString code;
-    QJsonObject response;
-    [[nodiscard]] bool done() const { return finishedCount > 0; }
-};
-
-std::shared_ptr<Outcome> watch(Reply *reply)
-{
-    auto outcome = std::make_shared<Outcome>();
-    QObject::connect(reply, &Reply::finished, reply, [outcome, reply] {
-        ++outcome->finishedCount;
-        outcome->status = reply->status();
-        outcome->code = reply->errorCode();
-        outcome->response = reply->response();
-    });
-    return outcome;
-}
 
 QString uniqueTopic(const QString &suffix = {})
 {
@@ -345,7 +328,7 @@ void tst_ClientFaults::pushesBufferedWhileDisconnected()
     QCOMPARE(chA->status(), Channel::Status::Joining);
 
     QSignalSpy bufferedChanged(alice.get(), &Client::bufferedCountChanged);
-    QList<std::shared_ptr<Outcome>> sent;
+    QList<OutcomePtr> sent;
     for (int i = 1; i <= 3; ++i)
         sent.append(watch(chA->send(u"m%1"_s.arg(i), QJsonObject{{u"n"_s, i}})));
     QCOMPARE(alice->bufferedCount(), 3);
