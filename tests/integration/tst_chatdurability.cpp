@@ -4,6 +4,7 @@
 // catch up with every message exactly once, in order. Each test runs the real binary on its own
 // data directory and a fixed port, so a restart is the same server address for the clients.
 #include "rawclient.h"
+#include "serverprocess.h"
 
 #include <QtCore/QHash>
 #include <QtCore/QJsonArray>
@@ -21,75 +22,13 @@
 
 using namespace Qt::StringLiterals;
 using Confab::Testing::RawClient;
+using Confab::Testing::ServerProcess;
 
 #ifndef CONFAB_SERVER_BIN
 #error "CONFAB_SERVER_BIN must be defined by the build (tests/CMakeLists.txt)"
 #endif
 
 namespace {
-
-//! One run of confab-server, with stdout and stderr collected as they arrive. A clean
-//! environment and its own working directory: nothing from the developer's shell leaks in.
-class ServerProcess : public QObject
-{
-public:
-    explicit ServerProcess(const QString &workDir)
-    {
-        QProcessEnvironment env;
-        const auto system = QProcessEnvironment::systemEnvironment();
-        env.insert(u"PATH"_s, system.value(u"PATH"_s, u"/usr/bin:/bin"_s));
-        env.insert(u"HOME"_s, workDir);
-        m_process.setProcessEnvironment(env);
-        m_process.setWorkingDirectory(workDir);
-        m_process.setProgram(QStringLiteral(CONFAB_SERVER_BIN));
-        connect(&m_process, &QProcess::readyReadStandardOutput, this,
-                [this] { m_stdout += m_process.readAllStandardOutput(); });
-        connect(&m_process, &QProcess::readyReadStandardError, this,
-                [this] { m_stderr += m_process.readAllStandardError(); });
-    }
-
-    ~ServerProcess() override
-    {
-        if (m_process.state() != QProcess::NotRunning) {
-            m_process.kill();
-            m_process.waitForFinished(5000);
-        }
-    }
-
-    //! Starts it and waits for "server.started"; false (with the output in err()) otherwise.
-    bool start(const QStringList &arguments, int timeoutMs = 15000)
-    {
-        m_process.setArguments(arguments);
-        m_process.start();
-        const bool started = QTest::qWaitFor(
-            [this] { return m_stderr.contains("\"server.started\"") || m_process.state() == QProcess::NotRunning; },
-            timeoutMs);
-        return started && m_stderr.contains("\"server.started\"") && m_process.state() == QProcess::Running;
-    }
-
-    //! SIGKILL: no handler runs, nothing is flushed; only what SQLite committed survives.
-    void kill() { m_process.kill(); }
-    //! SIGTERM: graceful shutdown.
-    void terminate() { m_process.terminate(); }
-
-    bool waitForExit(int timeoutMs = 15000)
-    {
-        const bool exited = QTest::qWaitFor([this] { return m_process.state() == QProcess::NotRunning; },
-                                            timeoutMs);
-        m_stdout += m_process.readAllStandardOutput();
-        m_stderr += m_process.readAllStandardError();
-        return exited;
-    }
-
-    [[nodiscard]] const QByteArray &err() const { return m_stderr; }
-    [[nodiscard]] int exitCode() const { return m_process.exitCode(); }
-    [[nodiscard]] QProcess::ExitStatus exitStatus() const { return m_process.exitStatus(); }
-
-private:
-    QProcess m_process;
-    QByteArray m_stdout;
-    QByteArray m_stderr;
-};
 
 bool isOk(const QJsonObject &reply)
 {
@@ -245,10 +184,10 @@ void tst_ChatDurability::cleanup()
 
 bool tst_ChatDurability::startServer()
 {
-    m_server = std::make_unique<ServerProcess>(m_dir->path());
+    m_server = std::make_unique<ServerProcess>(QStringLiteral(CONFAB_SERVER_BIN), m_dir->path());
     // Default storage sync (full). The stream is far above the default per-client rate limit,
     // which would otherwise be what the test measures.
-    const bool started = m_server->start({u"--bind"_s, u"127.0.0.1"_s, u"--port"_s, QString::number(m_port),
+    const bool started = m_server->startServing({u"--bind"_s, u"127.0.0.1"_s, u"--port"_s, QString::number(m_port),
                                           u"--data-dir"_s, m_dir->filePath(u"data"_s),
                                           u"--messages-per-minute"_s, u"1000000"_s,
                                           u"--log-format"_s, u"json"_s});

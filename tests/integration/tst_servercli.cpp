@@ -3,6 +3,7 @@
 // directory, so nothing from the developer's shell or a stray .env leaks in.
 #include "jwtverifier.h"
 #include "rawclient.h"
+#include "serverprocess.h"
 
 #include <QtCore/QDateTime>
 #include <QtCore/QFile>
@@ -23,6 +24,7 @@
 using namespace Qt::StringLiterals;
 using namespace Confab;
 using Testing::RawClient;
+using Testing::ServerProcess;
 
 #ifndef CONFAB_SERVER_BIN
 #error "CONFAB_SERVER_BIN must be defined by the build (tests/CMakeLists.txt)"
@@ -31,97 +33,6 @@ using Testing::RawClient;
 namespace {
 
 const QString Secret = u"cli-test-secret-0123456789abcdef-0123456789"_s;
-
-//! One run of confab-server, with stdout and stderr collected as they arrive.
-class ServerProcess : public QObject
-{
-public:
-    explicit ServerProcess(const QTemporaryDir &workDir)
-    {
-        QProcessEnvironment env;
-        const auto system = QProcessEnvironment::systemEnvironment();
-        env.insert(u"PATH"_s, system.value(u"PATH"_s, u"/usr/bin:/bin"_s));
-        env.insert(u"HOME"_s, workDir.path());
-        m_env = env;
-        m_process.setWorkingDirectory(workDir.path());
-        m_process.setProgram(QStringLiteral(CONFAB_SERVER_BIN));
-        connect(&m_process, &QProcess::readyReadStandardOutput, this,
-                [this] { m_stdout += m_process.readAllStandardOutput(); });
-        connect(&m_process, &QProcess::readyReadStandardError, this,
-                [this] { m_stderr += m_process.readAllStandardError(); });
-    }
-
-    ~ServerProcess() override
-    {
-        if (m_process.state() != QProcess::NotRunning) {
-            m_process.kill();
-            m_process.waitForFinished(5000);
-        }
-    }
-
-    void setEnv(const QString &name, const QString &value) { m_env.insert(name, value); }
-
-    void start(const QStringList &arguments)
-    {
-        m_process.setProcessEnvironment(m_env);
-        m_process.setArguments(arguments);
-        m_process.start();
-    }
-
-    //! Runs to completion; false if it did not start or finish in time.
-    bool run(const QStringList &arguments, int timeoutMs = 15000)
-    {
-        start(arguments);
-        return waitForExit(timeoutMs);
-    }
-
-    bool waitForExit(int timeoutMs = 15000)
-    {
-        const bool exited = QTest::qWaitFor([this] { return m_process.state() == QProcess::NotRunning; },
-                                            timeoutMs);
-        m_stdout += m_process.readAllStandardOutput();
-        m_stderr += m_process.readAllStandardError();
-        return exited && m_process.error() != QProcess::FailedToStart;
-    }
-
-    //! Waits for a complete stderr line that contains \a needle; returns it.
-    std::optional<QByteArray> waitForStderrLine(const QByteArray &needle, int timeoutMs = 15000)
-    {
-        std::optional<QByteArray> found;
-        (void)QTest::qWaitFor(
-            [&] {
-                for (const QByteArray &line : stderrLines()) {
-                    if (line.contains(needle)) {
-                        found = line;
-                        return true;
-                    }
-                }
-                return m_process.state() == QProcess::NotRunning;
-            },
-            timeoutMs);
-        return found;
-    }
-
-    //! Complete lines written to stderr so far.
-    [[nodiscard]] QList<QByteArray> stderrLines() const
-    {
-        auto lines = m_stderr.split('\n');
-        lines.removeLast(); // incomplete, or empty after the final newline
-        return lines;
-    }
-
-    [[nodiscard]] const QByteArray &out() const { return m_stdout; }
-    [[nodiscard]] const QByteArray &err() const { return m_stderr; }
-    [[nodiscard]] int exitCode() const { return m_process.exitCode(); }
-    [[nodiscard]] QProcess::ExitStatus exitStatus() const { return m_process.exitStatus(); }
-    [[nodiscard]] qint64 pid() const { return m_process.processId(); }
-
-private:
-    QProcess m_process;
-    QProcessEnvironment m_env;
-    QByteArray m_stdout;
-    QByteArray m_stderr;
-};
 
 QJsonObject decodeJwtPart(const QByteArray &part)
 {
@@ -162,7 +73,7 @@ void tst_ServerCli::init()
 
 void tst_ServerCli::help()
 {
-    ServerProcess process(*m_dir);
+    ServerProcess process(QStringLiteral(CONFAB_SERVER_BIN), m_dir->path());
     QVERIFY(process.run({u"--help"_s}));
     QCOMPARE(process.exitStatus(), QProcess::NormalExit);
     QCOMPARE(process.exitCode(), 0);
@@ -212,7 +123,7 @@ void tst_ServerCli::help()
 
 void tst_ServerCli::version()
 {
-    ServerProcess process(*m_dir);
+    ServerProcess process(QStringLiteral(CONFAB_SERVER_BIN), m_dir->path());
     QVERIFY(process.run({u"--version"_s}));
     QCOMPARE(process.exitCode(), 0);
     QCOMPARE(process.out().trimmed(), "confab-server " CONFAB_EXPECTED_VERSION ""_ba);
@@ -253,7 +164,7 @@ void tst_ServerCli::badValues()
     QFETCH(QString, envValue);
     QFETCH(QStringList, mentions);
 
-    ServerProcess process(*m_dir);
+    ServerProcess process(QStringLiteral(CONFAB_SERVER_BIN), m_dir->path());
     if (!envName.isEmpty())
         process.setEnv(envName, envValue);
     // If it wrongly started, it would listen on the default port; keep it off the network.
@@ -271,7 +182,7 @@ void tst_ServerCli::badValues()
 
 void tst_ServerCli::authEnabledWithoutSecret()
 {
-    ServerProcess process(*m_dir);
+    ServerProcess process(QStringLiteral(CONFAB_SERVER_BIN), m_dir->path());
     process.setEnv(u"AUTH_ENABLED"_s, u"true"_s);
     process.setEnv(u"PORT"_s, u"0"_s);
     process.setEnv(u"BIND"_s, u"127.0.0.1"_s);
@@ -284,7 +195,7 @@ void tst_ServerCli::authEnabledWithoutSecret()
 
 void tst_ServerCli::tokenCommand()
 {
-    ServerProcess process(*m_dir);
+    ServerProcess process(QStringLiteral(CONFAB_SERVER_BIN), m_dir->path());
     const qint64 before = QDateTime::currentSecsSinceEpoch();
     QVERIFY(process.run({u"token"_s, u"--user"_s, u"alice"_s, u"--name"_s, u"Alice"_s, u"--ttl"_s, u"1h"_s,
                          u"--channels"_s, u"room:*"_s, u"--auth-secret"_s, Secret}));
@@ -333,14 +244,14 @@ void tst_ServerCli::tokenCommand()
 
 void tst_ServerCli::tokenWithoutUser()
 {
-    ServerProcess process(*m_dir);
+    ServerProcess process(QStringLiteral(CONFAB_SERVER_BIN), m_dir->path());
     QVERIFY(process.run({u"token"_s, u"--name"_s, u"Alice"_s, u"--auth-secret"_s, Secret}));
     QCOMPARE(process.exitStatus(), QProcess::NormalExit);
     QCOMPARE(process.exitCode(), 2);
     QVERIFY(process.out().isEmpty());
     QVERIFY2(process.err().contains("--user"), process.err().constData());
 
-    ServerProcess noKey(*m_dir);
+    ServerProcess noKey(QStringLiteral(CONFAB_SERVER_BIN), m_dir->path());
     QVERIFY(noKey.run({u"token"_s, u"--user"_s, u"alice"_s}));
     QCOMPARE(noKey.exitCode(), 2);
     QVERIFY(noKey.out().isEmpty());
@@ -357,7 +268,7 @@ void tst_ServerCli::gracefulShutdown_data()
 void tst_ServerCli::gracefulShutdown()
 {
     QFETCH(int, signalNumber);
-    ServerProcess process(*m_dir);
+    ServerProcess process(QStringLiteral(CONFAB_SERVER_BIN), m_dir->path());
     process.start({u"--port"_s, u"0"_s, u"--bind"_s, u"127.0.0.1"_s, u"--log-format"_s, u"json"_s});
 
     const auto started = process.waitForStderrLine("\"server.started\"");
@@ -414,7 +325,7 @@ void tst_ServerCli::envFileInWorkingDirectory()
     envFile.write("# written by tst_servercli\nPORT=0\nLOG_FORMAT=text\nBIND=127.0.0.1\n");
     envFile.close();
 
-    ServerProcess process(*m_dir);
+    ServerProcess process(QStringLiteral(CONFAB_SERVER_BIN), m_dir->path());
     process.start({});
     const auto started = process.waitForStderrLine("server.started");
     QVERIFY2(started, process.err().constData());
