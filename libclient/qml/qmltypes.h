@@ -9,6 +9,7 @@
 #include <ConfabClient/messagemodel.h>
 #include <ConfabClient/presencemodel.h>
 #include <ConfabClient/reply.h>
+#include <ConfabClient/serverdiscovery.h>
 
 // On Qt 6.4, <QtQml/qqmlregistration.h> alone does not compile QML_FOREIGN ("QmlResolved does not
 // name a type"); the full header does.
@@ -67,6 +68,14 @@ struct ForeignMessageModel
     QML_FOREIGN(Confab::MessageModel)
     QML_NAMED_ELEMENT(MessageModel)
     QML_UNCREATABLE("Use Channel.messages")
+};
+
+//! \brief `ServerDiscovery { active: true }`: Confab servers announcing themselves on the LAN.
+struct ForeignServerDiscovery
+{
+    Q_GADGET
+    QML_FOREIGN(Confab::ServerDiscovery)
+    QML_NAMED_ELEMENT(ServerDiscovery)
 };
 
 } // namespace Confab::Qml

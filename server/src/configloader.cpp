@@ -25,6 +25,8 @@ constexpr qint64 MaxSizeBytes = qint64(1024) * 1024 * 1024;
 constexpr qint64 MaxDurationMs = qint64(7) * 24 * 60 * 60 * 1000;
 // Shorter HMAC keys weaken HS256 below its 256-bit strength (RFC 7518 §3.2).
 constexpr qsizetype MinSecretBytes = 32;
+// A server name is a label in a list; it must fit a beacon datagram with room to spare.
+constexpr qsizetype MaxServerNameLength = 100;
 
 const QString DefaultEnvFile = u".env"_s;
 
@@ -442,6 +444,28 @@ std::vector<Option> buildOptions()
     options.push_back(textOption(u"--auth-audience"_s, u"AUTH_AUDIENCE"_s, u"<aud>"_s,
                                  u"When set, tokens must carry this aud claim."_s,
                                  [](auto &c) -> auto & { return c.auth.audience; }));
+    Option joinPassword{u"--join-password"_s, u"JOIN_PASSWORD"_s, u"<password>"_s,
+                        u"LAN sign-in: POST /api/session trades a name and this password for a token (turns JWT mode on). Prefer the environment: flags show in ps."_s};
+    joinPassword.apply = [](ServerConfig &config, const QString &value) -> QString {
+        config.auth.joinPassword = value;
+        return {};
+    };
+    joinPassword.show = [](const ServerConfig &config) { return showText(config.auth.joinPassword); };
+    options.push_back(std::move(joinPassword));
+    Option sessionTtl{u"--session-ttl"_s, u"SESSION_TTL"_s, u"<duration>"_s,
+                      u"Lifetime of a POST /api/session token: a day, so a sleeping laptop signs in again once a day."_s};
+    sessionTtl.apply = [](ServerConfig &config, const QString &value) -> QString {
+        const auto duration = ConfigLoader::parseDuration(value);
+        // Tokens cannot be revoked, so more than a month is refused; under a minute is a typo.
+        if (!duration || *duration < std::chrono::minutes(1) || *duration > std::chrono::days(30))
+            return u"expected a duration from 1m to 30d, such as 12h or 7d"_s;
+        config.auth.sessionTtl = std::chrono::duration_cast<std::chrono::seconds>(*duration);
+        return {};
+    };
+    sessionTtl.show = [](const ServerConfig &config) {
+        return formatDuration(std::chrono::duration_cast<std::chrono::milliseconds>(config.auth.sessionTtl));
+    };
+    options.push_back(std::move(sessionTtl));
 
     // Limits: the help repeats the reason each default was chosen (see serverconfig.h).
     options.push_back(countOption(u"--max-connections"_s, u"MAX_CONNECTIONS"_s,
@@ -483,6 +507,9 @@ std::vector<Option> buildOptions()
     options.push_back(durationOption(u"--request-head-timeout"_s, u"REQUEST_HEAD_TIMEOUT"_s,
                                      u"A request head (HTTP or WebSocket upgrade) must be complete this soon after connecting."_s,
                                      [](auto &c) -> auto & { return c.limits.requestHeadTimeout; }));
+    options.push_back(countOption(u"--session-failures-per-minute"_s, u"SESSION_FAILURES_PER_MINUTE"_s,
+                                  u"Wrong join passwords per address per minute before 429: plenty for typos, too few to guess."_s,
+                                  [](auto &c) -> auto & { return c.limits.sessionFailuresPerMinute; }));
 
     // Chat and its storage.
     options.push_back(textOption(u"--data-dir"_s, u"DATA_DIR"_s, u"<dir>"_s,
@@ -514,6 +541,58 @@ std::vector<Option> buildOptions()
     options.push_back(durationOption(u"--long-poll-timeout"_s, u"LONG_POLL_TIMEOUT"_s,
                                      u"How long GET /poll waits for new messages; below common proxy idle timeouts."_s,
                                      [](auto &c) -> auto & { return c.chat.longPollTimeout; }));
+
+    // LAN discovery.
+    Option discovery{u"--discovery"_s, u"DISCOVERY"_s, u"on|off"_s,
+                     u"Announce this server on the LAN with a UDP beacon every 2 s, so desktop apps list it."_s};
+    discovery.isBool = true;
+    discovery.apply = [](ServerConfig &config, const QString &value) -> QString {
+        const auto enabled = parseBool(value);
+        if (!enabled)
+            return u"expected on/off, true/false, 1/0 or yes/no"_s;
+        config.discovery.enabled = *enabled;
+        return {};
+    };
+    discovery.show = [](const ServerConfig &config) { return config.discovery.enabled ? u"on"_s : u"off"_s; };
+    options.push_back(std::move(discovery));
+    Option discoveryPort{u"--discovery-port"_s, u"DISCOVERY_PORT"_s, u"<port>"_s,
+                         u"UDP port the beacons are sent to; the apps listen there."_s};
+    discoveryPort.apply = [](ServerConfig &config, const QString &value) -> QString {
+        const auto number = parseDigits(QStringView(value).trimmed());
+        if (!number || *number < 1 || *number > 65535)
+            return u"expected a port number from 1 to 65535"_s;
+        config.discovery.port = quint16(*number);
+        return {};
+    };
+    discoveryPort.show = [](const ServerConfig &config) { return QString::number(config.discovery.port); };
+    options.push_back(std::move(discoveryPort));
+    Option serverName{u"--server-name"_s, u"SERVER_NAME"_s, u"<name>"_s,
+                      u"Name the apps show for this server; empty = this host's name."_s};
+    serverName.apply = [](ServerConfig &config, const QString &value) -> QString {
+        // A beacon is one datagram; a name is a label, not a description.
+        if (value.trimmed().size() > MaxServerNameLength)
+            return u"expected at most %1 characters"_s.arg(MaxServerNameLength);
+        config.discovery.serverName = value.trimmed();
+        return {};
+    };
+    serverName.show = [](const ServerConfig &) { return u"(host name)"_s; };
+    options.push_back(std::move(serverName));
+    Option discoveryTargets{u"--discovery-target"_s, u"DISCOVERY_TARGET"_s, u"<ip,...>"_s,
+                            u"Send beacons to these addresses instead of broadcasting (e.g. 127.0.0.1 in tests)."_s};
+    discoveryTargets.apply = [](ServerConfig &config, const QString &value) -> QString {
+        QList<QHostAddress> targets;
+        for (const QString &item : splitList(value)) {
+            QHostAddress address;
+            if (!address.setAddress(item)
+                || (address.protocol() == QAbstractSocket::IPv4Protocol && item.count(u'.') != 3))
+                return u"expected comma-separated IP addresses"_s;
+            targets.append(address);
+        }
+        config.discovery.targets = targets;
+        return {};
+    };
+    discoveryTargets.show = [](const ServerConfig &) { return u"(broadcast)"_s; };
+    options.push_back(std::move(discoveryTargets));
 
     // Read before every other option (it says where they come from), so apply() does nothing.
     Option envFile{u"--env-file"_s, u"ENV_FILE"_s, u"<file>"_s,
@@ -724,14 +803,21 @@ ConfigResult ConfigLoader::load(const QStringList &arguments, const QProcessEnvi
     }
 
     const AuthConfig &auth = result.config.auth;
-    if (auth.enabled && auth.secret.isEmpty() && auth.publicKeyFile.isEmpty()) {
+    const bool joinPassword = !auth.joinPassword.isEmpty();
+    if (joinPassword && auth.secret.isEmpty() && !auth.publicKeyFile.isEmpty() && auth.privateKeyFile.isEmpty()) {
+        // Tokens from POST /api/session must verify with the configured public key.
+        result.errors.append(u"JOIN_PASSWORD is set with AUTH_PUBLIC_KEY_FILE but without AUTH_PRIVATE_KEY_FILE: "
+                             "the server cannot sign the tokens it would hand out"_s);
+    }
+    // A join password turns JWT mode on by itself (with a random secret when no key is set).
+    if (auth.enabled && !joinPassword && auth.secret.isEmpty() && auth.publicKeyFile.isEmpty()) {
         // Running open when authentication was asked for would be the worst failure mode.
         result.errors.append(
             u"AUTH_ENABLED is true but neither AUTH_SECRET nor AUTH_PUBLIC_KEY_FILE is set; "
             "refusing to start without a way to verify tokens"_s);
     }
     // No warning for AUTH_PRIVATE_KEY_FILE: only `confab-server token` reads it, auth on or off.
-    if (!auth.enabled) {
+    if (!auth.enabled && !joinPassword) {
         if (!auth.secret.isEmpty())
             result.warnings.append(u"auth is disabled; AUTH_SECRET is ignored"_s);
         if (!auth.publicKeyFile.isEmpty())

@@ -6,6 +6,7 @@
 #include "messagestore.h"
 #include "metrics.h"
 #include "server.h"
+#include "sessionissuer.h"
 #include "subscriber.h"
 
 #include <ConfabProtocol/codes.h>
@@ -57,6 +58,7 @@ struct HttpApi::Private
 {
     Server &server;
     QHttpServer http;
+    SessionIssuer sessions; // POST /api/session
 
     //! nullopt when the request may proceed; otherwise the 401 to send.
     std::optional<QHttpServerResponse> authorize(const QHttpServerRequest &request) const
@@ -130,7 +132,7 @@ struct HttpApi::Private
             {u"connections"_s, server.connectionCount()},
             {u"totalChannels"_s, qint64(hub.channelCount())},
             {u"totalMembers"_s, qint64(hub.membershipCount())},
-            {u"auth"_s, server.verifier() ? u"jwt"_s : u"open"_s},
+            {u"auth"_s, server.authMode()},
             // Each dependency with its latency; the Redis backplane joins here when configured.
             {u"dependencies"_s, QJsonObject{{u"storage"_s, server.store().health()}}},
         });
@@ -200,12 +202,14 @@ struct HttpApi::Private
     }
 };
 
-HttpApi::HttpApi(Server &server, QObject *parent) : QObject(parent), d(new Private{server, QHttpServer(), {}})
+HttpApi::HttpApi(Server &server, QObject *parent) : QObject(parent), d(new Private{server, QHttpServer(), SessionIssuer(server.config().auth, server.config().limits), {}})
 {
     d->route("/", Method::Get, false, [this](const QHttpServerRequest &) {
         return QHttpServerResponse(QJsonObject{{u"status"_s, u"ok"_s},
                                                {u"message"_s, u"Confab realtime server"_s},
-                                               {u"version"_s, QStringLiteral(CONFAB_VERSION)}});
+                                               {u"version"_s, QStringLiteral(CONFAB_VERSION)},
+                                               // Which sign-in form a client should offer.
+                                               {u"auth"_s, d->server.authMode()}});
     });
     d->route("/health", Method::Get, false, [this](const QHttpServerRequest &) { return d->health(); });
     d->route("/metrics", Method::Get, true, [this](const QHttpServerRequest &) {
@@ -217,6 +221,14 @@ HttpApi::HttpApi(Server &server, QObject *parent) : QObject(parent), d(new Priva
     d->route("/api/channels", Method::Get, true, [this](const QHttpServerRequest &) { return d->channels(); });
     d->prefixRoute("/api/channels/", Method::Get, true,
                    [this](const QHttpServerRequest &request) { return d->channel(request); });
+    // Not secured: this is where a client without a token gets one.
+    d->route("/api/session", Method::Post, false, [this](const QHttpServerRequest &request) {
+        const auto outcome = d->sessions.issue(request.body(), request.remoteAddress(), monotonicNs() / 1'000'000);
+        QHttpServerResponse response(outcome.body, Status(outcome.status));
+        if (outcome.retryAfterSeconds > 0)
+            response.setHeader("Retry-After", QByteArray::number(outcome.retryAfterSeconds));
+        return response;
+    });
     d->route("/api/broadcast", Method::Post, true,
              [this](const QHttpServerRequest &request) { return d->broadcast(request); });
 

@@ -17,6 +17,7 @@ Q_LOGGING_CATEGORY(lcNet, "confab.server.net")
 Q_LOGGING_CATEGORY(lcSession, "confab.server.session")
 Q_LOGGING_CATEGORY(lcAuth, "confab.server.auth")
 Q_LOGGING_CATEGORY(lcHttp, "confab.server.http")
+Q_LOGGING_CATEGORY(lcDiscovery, "confab.server.discovery")
 
 namespace {
 

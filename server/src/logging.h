@@ -13,6 +13,7 @@ Q_DECLARE_LOGGING_CATEGORY(lcNet)      // confab.server.net: accept, handshakes,
 Q_DECLARE_LOGGING_CATEGORY(lcSession)  // confab.server.session: per-connection protocol events
 Q_DECLARE_LOGGING_CATEGORY(lcAuth)     // confab.server.auth: token verification outcomes
 Q_DECLARE_LOGGING_CATEGORY(lcHttp)     // confab.server.http: REST requests and HTTP limits
+Q_DECLARE_LOGGING_CATEGORY(lcDiscovery) // confab.server.discovery: LAN beacons
 
 //! \brief Installs the process-wide message handler: one JSON object per line on stderr
 //! (time, level, category, event, fields) or, with LogFormat::Text, a line for people.

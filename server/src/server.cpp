@@ -1,6 +1,7 @@
 #include "server.h"
 
 #include "chathttp.h"
+#include "discoverybeacon.h"
 #include "httpapi.h"
 #include "hub.h"
 #include "jwtverifier.h"
@@ -11,6 +12,7 @@
 #include "session.h"
 
 #include <QtCore/QCoreApplication>
+#include <QtCore/QRandomGenerator>
 #include <QtWebSockets/QWebSocket>
 #include <QtWebSockets/QWebSocketServer>
 
@@ -61,6 +63,7 @@ Server::~Server()
     delete m_http;
     delete m_chatHttp;
     delete m_webSockets;
+    delete m_beacon; // says bye if shutdown() did not
     m_store.reset(); // after the sessions: their pending store callbacks are simply dropped
 }
 
@@ -73,6 +76,20 @@ bool Server::start(QString *error)
         return false;
     };
 
+    AuthConfig &auth = m_config.auth;
+    if (!auth.joinPassword.isEmpty()) {
+        // A join password only makes sense if the tokens it buys are checked.
+        auth.enabled = true;
+        if (auth.secret.isEmpty() && auth.publicKeyFile.isEmpty()) {
+            QByteArray secret(32, Qt::Uninitialized); // 256 bits, HS256's full strength
+            QRandomGenerator::system()->fillRange(reinterpret_cast<quint32 *>(secret.data()),
+                                                  secret.size() / int(sizeof(quint32)));
+            auth.secret = secret.toBase64(QByteArray::Base64UrlEncoding | QByteArray::OmitTrailingEquals);
+            logEvent(lcAuth(), QtInfoMsg, "auth.secret_generated",
+                     {{u"message"_s, u"join password set and no AUTH_SECRET: signing with a random "
+                                     "secret; tokens stop working when this process ends"_s}});
+        }
+    }
     if (m_config.auth.enabled) {
         QString authError;
         m_verifier = JwtVerifier::create(m_config.auth, &authError);
@@ -115,15 +132,27 @@ bool Server::start(QString *error)
     });
     m_http->bind(m_listener);
 
+    if (m_config.discovery.enabled) {
+        m_beacon = new DiscoveryBeacon(m_config.discovery, port(), authMode(), this);
+        m_beacon->start();
+    }
+
     m_uptime.start();
     m_idleSweep.start();
     m_typingSweep.start();
     logEvent(lcServer(), QtInfoMsg, "server.started",
              {{u"bind"_s, m_config.bindAddress.toString()},
               {u"port"_s, port()},
-              {u"auth"_s, m_verifier ? u"jwt"_s : u"open"_s},
+              {u"auth"_s, authMode()},
               {u"algorithms"_s, m_verifier ? m_verifier->algorithms().join(u',') : QString()}});
     return true;
+}
+
+QString Server::authMode() const
+{
+    if (!m_verifier)
+        return u"open"_s;
+    return m_config.auth.joinPassword.isEmpty() ? u"token"_s : u"password"_s;
 }
 
 quint16 Server::port() const
@@ -248,6 +277,8 @@ void Server::shutdown(std::chrono::milliseconds grace)
     m_typingSweep.stop();
     if (m_listener)
         m_listener->close(); // stop accepting; open HTTP requests finish on their own
+    if (m_beacon)
+        m_beacon->stop(); // apps drop this server at once instead of after the beacon timeout
     logEvent(lcServer(), QtInfoMsg, "server.shutting_down", {{u"connections"_s, connectionCount()}});
     if (m_store) {
         // Commit what the sessions already handed to the store and send those acks before the

@@ -21,6 +21,7 @@ class HttpApi;
 class JwtVerifier;
 class Listener;
 class MessageStore;
+class DiscoveryBeacon;
 class Metrics;
 class Session;
 
@@ -55,6 +56,9 @@ public:
     [[nodiscard]] Hub &hub() const { return *m_hub; }
     [[nodiscard]] Metrics &metrics() const { return *m_metrics; }
     [[nodiscard]] const JwtVerifier *verifier() const { return m_verifier.get(); }
+    //! \brief How clients sign in, as `GET /`, `/health` and the LAN beacon say it: "open" (no
+    //! auth), "password" (a join password: `POST /api/session`) or "token" (JWT from an admin).
+    [[nodiscard]] QString authMode() const;
     //! \brief The chat store; valid after a successful start().
     [[nodiscard]] MessageStore &store() const { return *m_store; }
     [[nodiscard]] int connectionCount() const { return int(m_sessions.size()); }
@@ -83,6 +87,7 @@ private:
     QWebSocketServer *m_webSockets = nullptr; // child
     HttpApi *m_http = nullptr;                // child
     ChatHttp *m_chatHttp = nullptr;           // child
+    DiscoveryBeacon *m_beacon = nullptr;      // child; null when discovery is off
     QHash<quint64, Session *> m_sessions;
     quint64 m_nextSessionId = 0;
     QElapsedTimer m_uptime;

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <QtCore/QByteArray>
+#include <QtCore/QList>
 #include <QtCore/QString>
 #include <QtCore/QStringList>
 #include <QtNetwork/QHostAddress>
@@ -23,6 +24,25 @@ struct AuthConfig
     QStringList algorithms; //!< allow-list; empty = every algorithm the configured keys can verify
     QString issuer;         //!< when set, tokens must carry this `iss`
     QString audience;       //!< when set, tokens must carry this `aud`
+    //! LAN sign-in (JOIN_PASSWORD): when set, `POST /api/session` trades a name and this password
+    //! for a token, and JWT mode is on (with a random per-process secret if no key is set).
+    QString joinPassword;
+    //! Lifetime of a `POST /api/session` token: a working day and a night, so a laptop that
+    //! sleeps overnight signs in again once a day, not every hour.
+    std::chrono::seconds sessionTtl = 24h;
+};
+
+//! \brief LAN discovery: UDP beacons that let desktop apps list this server (docs/protocol.md).
+struct DiscoveryConfig
+{
+    bool enabled = true;       //!< the binary announces itself; the test fixtures turn this off
+    quint16 port = 41234;      //!< UDP port the beacons go to (apps listen there)
+    QString serverName;        //!< shown in the apps' server list; empty = this host's name
+    //! Empty = broadcast (255.255.255.255 and each interface's broadcast address); otherwise
+    //! exactly these addresses (tests use 127.0.0.1).
+    QList<QHostAddress> targets;
+    //! A beacon every 2 s: apps drop a server 7 s after its last one, so two may be lost.
+    std::chrono::milliseconds interval = 2s;
 };
 
 //! \brief Every limit the server enforces. Each has a default and the reason for it.
@@ -55,6 +75,9 @@ struct Limits
     std::chrono::milliseconds httpIdleTimeout = 30s;
     //! A request head (HTTP or WebSocket upgrade) must be complete this soon after connecting.
     std::chrono::milliseconds requestHeadTimeout = 10s;
+    //! Wrong join passwords per address per minute before 429: plenty for typos, far too few
+    //! to guess a password.
+    int sessionFailuresPerMinute = 10;
 };
 
 //! \brief Where chat messages are kept.
@@ -91,6 +114,7 @@ struct ServerConfig
     Limits limits;
     StorageConfig storage;
     ChatConfig chat;
+    DiscoveryConfig discovery;
     LogFormat logFormat = LogFormat::Json;
     QtMsgType logLevel = QtInfoMsg;
 };

@@ -7,8 +7,8 @@
 #  2. configure and build tests/install/consumer and both libclient examples against that prefix
 #     only (-DCMAKE_PREFIX_PATH=<prefix>): nothing may come from the build or source tree;
 #  3. start <prefix>/bin/confab-server on 127.0.0.1, port 0 (the port is read from its
-#     "server.started" log line), run consumer_cpp and consumer_qml against it and consumer_fixture
-#     on its own in-process server;
+#     "server.started" log line), run consumer_cpp and consumer_qml against it, and consumer_fixture
+#     and consumer_host on their own in-process servers;
 #  4. stop the server with SIGTERM and require exit status 0.
 # Stops at the first failing step and names it. CONFAB_KEEP_INSTALL_TMP=1 keeps the temp dir.
 set -euo pipefail
@@ -74,8 +74,12 @@ for f in \
     include/ConfabClient/client.h \
     include/ConfabClient/confabclient_export.h \
     include/ConfabTestServer/testserver.h \
+    include/ConfabHost/localserver.h \
+    include/ConfabHost/confabhost_export.h \
+    include/ConfabClient/serverdiscovery.h \
     "$libdir/libConfabClient.so" \
     "$libdir/libConfabTestServer.so" \
+    "$libdir/libConfabHost.so" \
     "$libdir/cmake/ConfabClient/ConfabClientConfig.cmake" \
     "$libdir/cmake/ConfabClient/ConfabClientConfigVersion.cmake" \
     "$libdir/cmake/ConfabClient/ConfabClientTargets.cmake" \
@@ -113,7 +117,7 @@ begin "start $prefix/bin/confab-server"
 # From the temp dir, so that no .env file of the caller's working directory is read, and without
 # the caller's logging rules, which could hide the server.started line.
 (cd "$tmp" && exec env -u QT_LOGGING_RULES "$prefix/bin/confab-server" --port 0 --bind 127.0.0.1 --log-format json \
-    --log-level info --auth-enabled false) 2>"$tmp/server.log" &
+    --log-level info --auth-enabled false --discovery off) 2>"$tmp/server.log" &
 server_pid=$!
 port=""
 for _ in $(seq 100); do
@@ -140,6 +144,9 @@ grep -q "you are in room:install as example-cli" <<<"$chat_out" \
 
 begin "consumer_fixture (Confab::TestServer in-process)"
 "$tmp/consumer/consumer_fixture"
+
+begin "consumer_host (Confab::LocalServer in-process)"
+"$tmp/consumer/consumer_host"
 
 begin "stop confab-server with SIGTERM"
 kill -TERM "$server_pid"

@@ -11,6 +11,8 @@ ServerProcess::ServerProcess(const QString &program, const QString &workDir)
     const auto system = QProcessEnvironment::systemEnvironment();
     m_env.insert(u"PATH"_s, system.value(u"PATH"_s, u"/usr/bin:/bin"_s));
     m_env.insert(u"HOME"_s, workDir);
+    // The executable announces itself on the LAN by default; tests must not.
+    m_env.insert(u"DISCOVERY"_s, u"off"_s);
     m_process.setWorkingDirectory(workDir);
     m_process.setProgram(program);
     connect(&m_process, &QProcess::readyReadStandardOutput, this, [this] { m_stdout += m_process.readAllStandardOutput(); });

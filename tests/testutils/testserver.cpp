@@ -12,6 +12,7 @@ Server::ServerConfig TestServer::defaultConfig()
     config.logLevel = QtWarningMsg;
     config.storage.dataDir.clear(); // each TestServer gets its own temporary database
     config.storage.fullSync = false; // tests check crash safety with their own servers
+    config.discovery.enabled = false; // no UDP beacons on the LAN from tests
     return config;
 }
 

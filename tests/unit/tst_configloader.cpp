@@ -127,7 +127,11 @@ bool sameConfig(const ServerConfig &a, const ServerConfig &b)
         && x.httpIdleTimeout == y.httpIdleTimeout && x.requestHeadTimeout == y.requestHeadTimeout
         && a.storage.dataDir == b.storage.dataDir && a.storage.fullSync == b.storage.fullSync
         && a.chat.catchupLimit == b.chat.catchupLimit && a.chat.typingTimeout == b.chat.typingTimeout
-        && a.chat.maxMessageBody == b.chat.maxMessageBody && a.chat.longPollTimeout == b.chat.longPollTimeout;
+        && a.chat.maxMessageBody == b.chat.maxMessageBody && a.chat.longPollTimeout == b.chat.longPollTimeout
+        && a.auth.joinPassword == b.auth.joinPassword && a.auth.sessionTtl == b.auth.sessionTtl
+        && x.sessionFailuresPerMinute == y.sessionFailuresPerMinute
+        && a.discovery.enabled == b.discovery.enabled && a.discovery.port == b.discovery.port
+        && a.discovery.serverName == b.discovery.serverName && a.discovery.targets == b.discovery.targets;
 }
 
 const QString LongSecret = u"0123456789abcdef0123456789abcdef"_s; // 32 bytes: no warning
@@ -617,6 +621,13 @@ void tst_ConfigLoader::helpListsEveryOption()
         {u"--typing-timeout", u"TYPING_TIMEOUT"},
         {u"--max-message-body", u"MAX_MESSAGE_BODY"},
         {u"--long-poll-timeout", u"LONG_POLL_TIMEOUT"},
+        {u"--join-password", u"JOIN_PASSWORD"},
+        {u"--session-ttl", u"SESSION_TTL"},
+        {u"--session-failures-per-minute", u"SESSION_FAILURES_PER_MINUTE"},
+        {u"--discovery", u"DISCOVERY"},
+        {u"--discovery-port", u"DISCOVERY_PORT"},
+        {u"--server-name", u"SERVER_NAME"},
+        {u"--discovery-target", u"DISCOVERY_TARGET"},
         {u"--env-file", u"ENV_FILE"},
     };
     for (const auto &[flag, env] : options) {
@@ -663,7 +674,7 @@ void tst_ConfigLoader::helpDefaultsRoundTrip()
         QVERIFY2(sameConfig(parsed.config, ServerConfig()), qPrintable(flag + u" " + shown));
         ++checked;
     }
-    QCOMPARE(checked, 33);
+    QCOMPARE(checked, 40);
 }
 
 void tst_ConfigLoader::logJsonOrdinary()
