@@ -19,7 +19,7 @@ apt_packages=(
     qt6-declarative-dev qt6-declarative-dev-tools
     qml6-module-qtqml qml6-module-qtquick qml6-module-qtquick-controls qml6-module-qtquick-layouts
     qml6-module-qtquick-window qml6-module-qtquick-templates qml6-module-qtqml-workerscript
-    qml6-module-qtqml-models qml6-module-qttest doxygen
+    qml6-module-qtqml-models qml6-module-qttest doxygen fonts-noto-color-emoji
 )
 
 as_root() {

@@ -901,7 +901,10 @@ public:
 
 void SqlMessageStore::Private::workerMain()
 {
-    Connection db(u"confab-store-%1"_s.arg(++g_connectionCounter));
+    // QtSql's connection names are process-wide, but this counter exists once per library that
+    // links the server core (the app's host and a test fixture can both be in one process): the
+    // store's address makes the name unique whichever copy counts.
+    Connection db(u"confab-store-%1-%2"_s.arg(quintptr(this), 0, 16).arg(++g_connectionCounter));
     QString error;
     const bool opened = db.open(path, fullSync, &error);
     {
