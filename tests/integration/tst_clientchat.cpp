@@ -92,6 +92,15 @@ private Q_SLOTS:
 private:
     //! A connected client for \a user with its own queue directory.
     std::unique_ptr<Client> makeClient(const QString &user, TestServer *server = nullptr);
+    //! Alice and Bob, each with a chat channel on \a topic, joined (the channels are null if not).
+    struct TwoUsers
+    {
+        std::unique_ptr<Client> alice;
+        std::unique_ptr<Client> bob;
+        Channel *a = nullptr;
+        Channel *b = nullptr;
+    };
+    TwoUsers twoUsers(const QString &topic);
     //! A chat channel of \a client on \a topic, joined.
     Channel *joinChat(Client &client, const QString &topic, int pageSize = 50);
 
@@ -126,6 +135,14 @@ std::unique_ptr<Client> tst_ClientChat::makeClient(const QString &user, TestServ
     return client;
 }
 
+tst_ClientChat::TwoUsers tst_ClientChat::twoUsers(const QString &topic)
+{
+    TwoUsers users{makeClient(u"alice"_s), makeClient(u"bob"_s)};
+    users.a = joinChat(*users.alice, topic);
+    users.b = joinChat(*users.bob, topic);
+    return users;
+}
+
 Channel *tst_ClientChat::joinChat(Client &client, const QString &topic, int pageSize)
 {
     ChannelConfig config;
@@ -141,10 +158,7 @@ Channel *tst_ClientChat::joinChat(Client &client, const QString &topic, int page
 void tst_ClientChat::sendIsPendingThenSentAndDelivered()
 {
     const auto topic = uniqueTopic();
-    auto alice = makeClient(u"alice"_s);
-    auto bob = makeClient(u"bob"_s);
-    auto *a = joinChat(*alice, topic);
-    auto *b = joinChat(*bob, topic);
+    auto [alice, bob, a, b] = twoUsers(topic);
     QVERIFY(a && b);
     QAbstractItemModelTester tester(a->messages(), QAbstractItemModelTester::FailureReportingMode::QtTest);
     QCOMPARE(a->channelType(), u"public"_s);
@@ -199,10 +213,7 @@ void tst_ClientChat::sendIsPendingThenSentAndDelivered()
 void tst_ClientChat::editDeleteAndReactAcrossClients()
 {
     const auto topic = uniqueTopic();
-    auto alice = makeClient(u"alice"_s);
-    auto bob = makeClient(u"bob"_s);
-    auto *a = joinChat(*alice, topic);
-    auto *b = joinChat(*bob, topic);
+    auto [alice, bob, a, b] = twoUsers(topic);
     QVERIFY(a && b);
     auto sent = watch(a->sendMessage(u"first draft"_s));
     QTRY_VERIFY(sent->done());
@@ -272,10 +283,7 @@ void tst_ClientChat::editDeleteAndReactAcrossClients()
 void tst_ClientChat::readReceiptsAndUnreadCounts()
 {
     const auto topic = uniqueTopic();
-    auto alice = makeClient(u"alice"_s);
-    auto bob = makeClient(u"bob"_s);
-    auto *a = joinChat(*alice, topic);
-    auto *b = joinChat(*bob, topic);
+    auto [alice, bob, a, b] = twoUsers(topic);
     QVERIFY(a && b);
     QSignalSpy bobInfo(b, &Channel::chatInfoChanged);
     QList<OutcomePtr> sends;
@@ -326,10 +334,7 @@ void tst_ClientChat::readReceiptsAndUnreadCounts()
 void tst_ClientChat::typingAppearsAndGoes()
 {
     const auto topic = uniqueTopic();
-    auto alice = makeClient(u"alice"_s);
-    auto bob = makeClient(u"bob"_s);
-    auto *a = joinChat(*alice, topic);
-    auto *b = joinChat(*bob, topic);
+    auto [alice, bob, a, b] = twoUsers(topic);
     QVERIFY(a && b);
     QSignalSpy changes(b, &Channel::typingUsersChanged);
 
@@ -479,10 +484,7 @@ void tst_ClientChat::historyPagesBackToTheFirstMessage()
 void tst_ClientChat::catchUpAfterReconnect()
 {
     const auto topic = uniqueTopic();
-    auto alice = makeClient(u"alice"_s);
-    auto bob = makeClient(u"bob"_s);
-    auto *a = joinChat(*alice, topic);
-    auto *b = joinChat(*bob, topic);
+    auto [alice, bob, a, b] = twoUsers(topic);
     QVERIFY(a && b);
     for (int i = 1; i <= 3; ++i)
         a->sendMessage(u"before %1"_s.arg(i));
@@ -599,10 +601,7 @@ void tst_ClientChat::serverRestartMidConversation()
 void tst_ClientChat::refusedMessageFailsAndCanBeDiscarded()
 {
     const auto topic = uniqueTopic();
-    auto alice = makeClient(u"alice"_s);
-    auto bob = makeClient(u"bob"_s);
-    auto *a = joinChat(*alice, topic);
-    auto *b = joinChat(*bob, topic);
+    auto [alice, bob, a, b] = twoUsers(topic);
     QVERIFY(a && b);
     // The server takes 200 characters at most here.
     auto tooLong = watch(a->sendMessage(QString(201, u'x')));
@@ -664,10 +663,7 @@ void tst_ClientChat::refusedMessageFailsAndCanBeDiscarded()
 void tst_ClientChat::channelListShowsUnreadAndLastMessage()
 {
     const auto topic = uniqueTopic();
-    auto alice = makeClient(u"alice"_s);
-    auto bob = makeClient(u"bob"_s);
-    auto *a = joinChat(*alice, topic);
-    auto *b = joinChat(*bob, topic);
+    auto [alice, bob, a, b] = twoUsers(topic);
     QVERIFY(a && b);
     auto *list = bob->channels();
     QAbstractItemModelTester tester(list, QAbstractItemModelTester::FailureReportingMode::QtTest);
