@@ -1,10 +1,10 @@
 // confab-server: parses options and runs one Server until SIGINT/SIGTERM. All logic lives in
 // ConfabServerCore so that tests run the same server in-process.
-#include "configloader.h"
-#include "logging.h"
+#include "ops/configloader.h"
+#include "ops/logging.h"
 #include "server.h"
-#include "shutdownsignals.h"
-#include "tokencommand.h"
+#include "ops/shutdownsignals.h"
+#include "auth/tokencommand.h"
 
 #include <QtCore/QCoreApplication>
 #include <QtCore/QTextStream>

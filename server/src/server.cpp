@@ -1,15 +1,15 @@
 #include "server.h"
 
-#include "chathttp.h"
-#include "discoverybeacon.h"
-#include "httpapi.h"
-#include "hub.h"
-#include "jwtverifier.h"
-#include "listener.h"
-#include "logging.h"
-#include "messagestore.h"
-#include "metrics.h"
-#include "session.h"
+#include "http/chatroutes.h"
+#include "ops/discoverybeacon.h"
+#include "http/restapi.h"
+#include "engine/hub.h"
+#include "auth/jwtverifier.h"
+#include "net/listener.h"
+#include "ops/logging.h"
+#include "storage/messagestore.h"
+#include "ops/metrics.h"
+#include "native/session.h"
 
 #include <QtCore/QCoreApplication>
 #include <QtCore/QRandomGenerator>

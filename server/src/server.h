@@ -1,6 +1,6 @@
 #pragma once
 
-#include "serverconfig.h"
+#include "ops/serverconfig.h"
 
 #include <QtCore/QElapsedTimer>
 #include <QtCore/QHash>

@@ -1,7 +1,7 @@
 // JWT authentication end to end: every join refusal code, channel ACLs, token refresh on a
 // live channel, expiry closing the channels a token opened, and RS256 with alg confusion.
-#include "hub.h"
-#include "jwtverifier.h"
+#include "engine/hub.h"
+#include "auth/jwtverifier.h"
 #include "rawclient.h"
 #include "testserver.h"
 

@@ -1,6 +1,6 @@
 // Chat on the wire (docs/protocol.md "Chat"): the server's side of durable messages, checked
 // with raw frames against a real server and a real SQLite file.
-#include "hub.h"
+#include "engine/hub.h"
 #include "rawclient.h"
 #include "testserver.h"
 

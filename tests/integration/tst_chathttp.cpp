@@ -1,9 +1,9 @@
 // The chat HTTP fallback (docs/protocol.md "HTTP fallback"): POST /messages, GET history, long-poll,
 // typing and presence over plain HTTP, against a real server in this process, with real WebSocket
 // members on the same channels to prove what reaches them.
-#include "hub.h"
-#include "jwtverifier.h"
-#include "metrics.h"
+#include "engine/hub.h"
+#include "auth/jwtverifier.h"
+#include "ops/metrics.h"
 #include "rawclient.h"
 #include "server.h"
 #include "testserver.h"

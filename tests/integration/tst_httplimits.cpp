@@ -1,7 +1,7 @@
 // The HTTP guard of the listener (server/src/listener.cpp): head and body limits, timeouts,
 // keep-alive, per-IP limits and WebSocket upgrade checks, driven over raw TCP so that requests
 // can be malformed, oversized or slow on purpose.
-#include "metrics.h"
+#include "ops/metrics.h"
 #include "rawclient.h"
 #include "server.h"
 #include "testserver.h"

@@ -1,7 +1,7 @@
 // Every WebSocket limit of ServerConfig::Limits, with small values: the offender gets an error
 // with a code (and is closed only when it keeps abusing), and everyone else is unaffected.
-#include "hub.h"
-#include "metrics.h"
+#include "engine/hub.h"
+#include "ops/metrics.h"
 #include "rawclient.h"
 #include "testserver.h"
 

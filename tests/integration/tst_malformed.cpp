@@ -1,7 +1,7 @@
 // Malformed input over a real socket: each bad frame gets its own error (addressed to its ref
 // and topic whenever those could be read), and the server keeps serving everyone else.
-#include "hub.h"
-#include "metrics.h"
+#include "engine/hub.h"
+#include "ops/metrics.h"
 #include "rawclient.h"
 #include "testserver.h"
 

@@ -1,6 +1,6 @@
 // The native (realtime-message) protocol against the real server: every event of
 // docs/protocol.md, with frames compared to the ones captured from the reference SDK.
-#include "hub.h"
+#include "engine/hub.h"
 #include "rawclient.h"
 #include "testserver.h"
 

@@ -1,6 +1,6 @@
 // Every REST route of the server (docs: PROTOCOLS.md §1.9–1.10), against a real server in this
 // process, driven with QNetworkAccessManager.
-#include "jwtverifier.h"
+#include "auth/jwtverifier.h"
 #include "rawclient.h"
 #include "server.h"
 #include "testserver.h"

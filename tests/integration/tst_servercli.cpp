@@ -1,7 +1,7 @@
 // The confab-server executable itself: options, exit codes, token minting, .env, JSON logs and
 // graceful shutdown on SIGTERM/SIGINT. Every run gets a clean environment and an empty working
 // directory, so nothing from the developer's shell or a stray .env leaks in.
-#include "jwtverifier.h"
+#include "auth/jwtverifier.h"
 #include "rawclient.h"
 #include "serverprocess.h"
 

@@ -1,10 +1,10 @@
 // LAN sign-in: POST /api/session trades a name and the join password for a JWT, which then opens
 // channels over WebSocket like any token. Real server in this process, real HTTP and WebSocket.
-#include "configloader.h"
-#include "jwtverifier.h"
+#include "ops/configloader.h"
+#include "auth/jwtverifier.h"
 #include "rawclient.h"
 #include "server.h"
-#include "sessionissuer.h"
+#include "auth/sessionissuer.h"
 #include "testserver.h"
 
 #include <QtCore/QCryptographicHash>

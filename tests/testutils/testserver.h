@@ -1,7 +1,7 @@
 #pragma once
 
 #include "server.h"
-#include "serverconfig.h"
+#include "ops/serverconfig.h"
 
 #include <QtCore/QTemporaryDir>
 #include <QtCore/QUrl>

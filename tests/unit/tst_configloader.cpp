@@ -1,5 +1,5 @@
-#include "configloader.h"
-#include "logging.h"
+#include "ops/configloader.h"
+#include "ops/logging.h"
 
 #include <QtCore/QDir>
 #include <QtCore/QLoggingCategory>

@@ -1,6 +1,6 @@
-#include "messagestore.h"
-#include "serverconfig.h"
-#include "sqlmessagestore.h"
+#include "storage/messagestore.h"
+#include "ops/serverconfig.h"
+#include "storage/sqlmessagestore.h"
 
 #include <QtCore/QElapsedTimer>
 #include <QtCore/QFile>

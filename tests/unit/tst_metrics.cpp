@@ -1,4 +1,4 @@
-#include "metrics.h"
+#include "ops/metrics.h"
 
 #include <QtCore/QJsonDocument>
 #include <QtCore/QSet>

@@ -1,4 +1,4 @@
-#include "presencetracker.h"
+#include "engine/presencetracker.h"
 
 #include <QtCore/QRandomGenerator>
 #include <QtTest/QtTest>

@@ -1,4 +1,4 @@
-#include "ratelimiter.h"
+#include "ops/ratelimiter.h"
 
 #include <QtTest/QtTest>
 

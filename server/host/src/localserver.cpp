@@ -1,7 +1,7 @@
 #include <ConfabHost/localserver.h>
 
 #include "server.h"
-#include "serverconfig.h"
+#include "ops/serverconfig.h"
 #include "serverthread.h"
 
 #include <QtCore/QDir>
