@@ -1,10 +1,14 @@
 #include "ConfabProtocol/frame.h"
 
 #include "ConfabProtocol/codes.h"
+#include "ConfabProtocol/json.h"
+#include "ConfabProtocol/text.h"
 
 #include <QtCore/QJsonArray>
 #include <QtCore/QJsonDocument>
 #include <QtCore/QJsonParseError>
+
+#include <array>
 
 namespace Confab::Protocol {
 
@@ -29,22 +33,18 @@ bool readRef(const QJsonValue &v, std::optional<QString> &out)
     return true;
 }
 
-bool validTopic(const QJsonValue &v)
-{
-    if (!v.isString())
-        return false;
-    const auto s = v.toString();
-    // An escaped lone surrogate (\ud800) parses as JSON but is not text: it would print as "?"
-    // in logs and metrics and could make two topics look alike.
-    return !s.isEmpty() && s.size() <= Bounds::MaxTopicLength && QStringView(s).isValidUtf16();
-}
-
 QJsonValue refValue(const std::optional<QString> &ref)
 {
     return ref ? QJsonValue(*ref) : QJsonValue(QJsonValue::Null);
 }
 
 } // namespace
+
+bool isValidTopic(QStringView topic)
+{
+    return !topic.isEmpty() && topic.size() <= Bounds::MaxTopicLength && topic.isValidUtf16()
+        && !Text::hasControlCharacter(topic);
+}
 
 DecodeResult decodeFrame(const QByteArray &utf8)
 {
@@ -57,10 +57,36 @@ DecodeResult decodeFrame(const QByteArray &utf8)
                     u"Frame must be a JSON array [join_ref, ref, topic, event, payload]"_s);
 
     const auto a = doc.array();
+    // The bytes of the first five elements. QJsonDocument accepted the text and Grammar::Qt
+    // accepts all it does, so this only fails if the two ever disagree; refuse rather than guess.
+    const auto spans = Json::arrayElements(utf8, 5);
+    if (!spans || spans->size() != std::min<qsizetype>(a.size(), 5))
+        return fail(Errors::MalformedFrame, u"Frame is not valid JSON"_s);
+    // QJsonDocument is more lenient than RFC 8259 and keeps lone surrogates, so each element's
+    // own bytes are checked too: what is echoed back or relayed must read the same everywhere.
+    auto defectOf = [&](qsizetype i) {
+        auto defect = Json::findTextDefect(spans->at(i));
+        if (defect)
+            defect->offset += spans->at(i).data() - utf8.constData(); // an offset into the frame
+        return defect;
+    };
+    std::array<std::optional<Json::TextDefect>, 4> nameDefects; // join_ref, ref, topic, event
+    for (qsizetype i = 0; i < std::min<qsizetype>(spans->size(), 4); ++i)
+        nameDefects[std::size_t(i)] = defectOf(i);
+    auto relayable = [&](int i) { return i < spans->size() && !nameDefects[std::size_t(i)]; };
+    // The reason names the defect when the bytes were the problem, not the type or length.
+    auto because = [&](QString reason, int i) {
+        if (const auto &defect = nameDefects[std::size_t(i)])
+            reason += u" ("_s + defect->reason() + u')';
+        return reason;
+    };
+
     // Read what address we can first, so even a badly shaped frame gets its error on its topic.
     std::optional<QString> ref;
-    const bool refOk = a.size() > 1 && readRef(a.at(1), ref);
-    const QString topic = a.size() > 2 && validTopic(a.at(2)) ? a.at(2).toString() : QString();
+    const bool refOk = a.size() > 1 && relayable(1) && readRef(a.at(1), ref);
+    const QString topic = a.size() > 2 && relayable(2) && a.at(2).isString() && isValidTopic(a.at(2).toString())
+        ? a.at(2).toString()
+        : QString();
 
     if (a.size() != 5)
         return fail(Errors::MalformedFrame,
@@ -69,28 +95,35 @@ DecodeResult decodeFrame(const QByteArray &utf8)
                     ref, topic);
 
     std::optional<QString> joinRef;
-    if (!readRef(a.at(0), joinRef))
+    if (!relayable(0) || !readRef(a.at(0), joinRef))
         return fail(Errors::InvalidRef,
-                    u"join_ref must be a string of at most %1 characters, or null"_s.arg(Bounds::MaxRefLength),
+                    because(u"join_ref must be a string of at most %1 characters, or null"_s.arg(Bounds::MaxRefLength), 0),
                     ref, topic);
     if (!refOk)
         return fail(Errors::InvalidRef,
-                    u"ref must be a string of at most %1 characters, or null"_s.arg(Bounds::MaxRefLength),
+                    because(u"ref must be a string of at most %1 characters, or null"_s.arg(Bounds::MaxRefLength), 1),
                     std::nullopt, topic);
     if (topic.isEmpty())
         return fail(Errors::InvalidTopic,
-                    u"topic must be a non-empty string of at most %1 characters"_s.arg(Bounds::MaxTopicLength),
+                    because(u"topic must be a string of 1 to %1 characters without control characters"_s.arg(
+                                Bounds::MaxTopicLength),
+                            2),
                     ref, {});
     const auto event = a.at(3);
-    if (!event.isString() || event.toString().isEmpty()
+    if (!relayable(3) || !event.isString() || event.toString().isEmpty()
         || event.toString().size() > Bounds::MaxEventLength || !QStringView(event.toString()).isValidUtf16())
         return fail(Errors::InvalidEvent,
-                    u"event must be a non-empty string of at most %1 characters"_s.arg(Bounds::MaxEventLength),
+                    because(u"event must be a non-empty string of at most %1 characters"_s.arg(Bounds::MaxEventLength), 3),
                     ref, topic);
     if (!a.at(4).isObject())
         return fail(Errors::InvalidPayload, u"payload must be a JSON object"_s, ref, topic);
+    if (const auto defect = defectOf(4))
+        return fail(Errors::InvalidPayload, u"payload: "_s + defect->reason(), ref, topic);
+    const auto payloadBytes = spans->at(4);
 
-    return {Frame{joinRef, ref, topic, event.toString(), a.at(4).toObject()}, {}};
+    Frame frame{std::move(joinRef), std::move(ref), topic, event.toString(), a.at(4).toObject(),
+                payloadBytes.toByteArray()};
+    return {std::move(frame), {}};
 }
 
 QByteArray encodeFrame(const Frame &frame)
@@ -115,6 +148,34 @@ Frame errorReplyFrame(const std::optional<QString> &ref, const QString &topic, Q
     if (!code.isEmpty())
         response.insert(u"code"_s, QString(code));
     return replyFrame(ref, topic, false, response);
+}
+
+QByteArray encodeBroadcast(QStringView topic, QStringView event, std::optional<QByteArrayView> rawPayload)
+{
+    QByteArray out;
+    out.reserve(topic.size() + event.size() + (rawPayload ? rawPayload->size() : 0) + 80);
+    out += "[null,null,";
+    out += Json::quote(topic);
+    out += ",\"broadcast\",{\"type\":\"broadcast\",\"event\":";
+    out += Json::quote(event);
+    if (rawPayload) {
+        out += ",\"payload\":";
+        out += *rawPayload;
+    }
+    out += "}]";
+    return out;
+}
+
+Frame rejectionFrame(const DecodeError &error, const QJsonObject &extra)
+{
+    if (error.addressable())
+        return errorReplyFrame(error.ref, error.topic, error.code, error.reason, extra);
+    if (error.ref)
+        return errorReplyFrame(error.ref, QString(Topics::System), error.code, error.reason, extra);
+    QJsonObject payload = extra;
+    payload.insert(u"code"_s, QString(error.code));
+    payload.insert(u"reason"_s, error.reason);
+    return Frame{std::nullopt, std::nullopt, QString(Topics::System), QString(Events::Error), payload};
 }
 
 } // namespace Confab::Protocol

@@ -1,8 +1,10 @@
 #include "ConfabProtocol/codes.h"
 #include "ConfabProtocol/frame.h"
+#include "ConfabProtocol/json.h"
 
 #include <QtCore/QJsonArray>
 #include <QtCore/QJsonDocument>
+#include <QtCore/QRandomGenerator>
 #include <QtTest/QtTest>
 
 using namespace Confab::Protocol;
@@ -26,8 +28,28 @@ private Q_SLOTS:
     void invalidUtf8_data();
     void invalidUtf8();
     void escapedLoneSurrogate();
+    void notRelayable_data();
+    void notRelayable();
     void deepNesting();
     void largeInputs();
+
+    void rawPayload_data();
+    void rawPayload();
+    void equalityIgnoresRawPayload();
+
+    void validTopics_data();
+    void validTopics();
+    void topicsInFrames_data();
+    void topicsInFrames();
+    void addressMatrix_data();
+    void addressMatrix();
+    void rejectionFrames();
+
+    void encodeBroadcast_data();
+    void encodeBroadcast();
+    void broadcastRelaysPayloadBytes();
+
+    void randomMutations();
 
     void encodeIsCompact();
     void encodeParsesBackToSameArray_data();
@@ -107,9 +129,10 @@ void tst_Frame::roundTrip_data()
     QTest::newRow("fields at their bounds")
         << frame(repeated('j', Bounds::MaxRefLength), repeated('r', Bounds::MaxRefLength),
                  repeated('t', Bounds::MaxTopicLength), repeated('e', Bounds::MaxEventLength));
+    // Control characters are escaped on the wire and come back; only topics refuse them.
     QTest::newRow("control characters")
-        << frame(u"\t"_s, u"\u0001"_s, u"room:\u0000x"_s, u"e\r\n"_s,
-                 QJsonObject{{u"k\u0000"_s, u"\u001f"_s}});
+        << frame(u"\t"_s, u"\u0001"_s, u"room:x"_s, u"e\r\n"_s,
+                 QJsonObject{{u"k\u0000"_s, u"\u001f\u007f\u009b"_s}});
 }
 
 void tst_Frame::roundTrip()
@@ -242,6 +265,9 @@ void tst_Frame::capturedFrames()
 
     // Re-encoding keeps the meaning (not the key order, which QJsonObject sorts).
     QCOMPARE(array(encodeFrame(f)), array(wire));
+    // The payload's own bytes are kept as they came (these frames are compact).
+    QVERIFY(!f.rawPayload.isEmpty());
+    QVERIFY(wire.endsWith(QByteArray(f.rawPayload + ']')));
 }
 
 void tst_Frame::buildersMatchCapturedReplies()
@@ -426,7 +452,8 @@ void tst_Frame::escapedLoneSurrogate()
 {
     // An *escaped* unpaired surrogate is valid JSON syntax, but a topic, event or ref holding
     // one is not text: it would print as '?' in logs and metric labels, so two topics could look
-    // alike. The codec refuses it in names; payload strings are relayed as they are.
+    // alike. In a payload it would become '?' wherever the text is converted to UTF-8, so the
+    // body would be altered on its way; it is refused there too (INVALID_PAYLOAD, addressed).
     const auto topic = decodeFrame(R"([null,"7","room:\ud800","e",{}])"_ba);
     QVERIFY(!topic.ok());
     QCOMPARE(topic.error.code, Errors::InvalidTopic);
@@ -439,14 +466,87 @@ void tst_Frame::escapedLoneSurrogate()
     QVERIFY(!ref.ok());
     QCOMPARE(ref.error.code, Errors::InvalidRef);
     const auto payload = decodeFrame(R"([null,"7","room:x","e",{"k":"\udc00"}])"_ba);
-    QVERIFY(payload.ok());
-    QCOMPARE(payload.frame->payload.value(u"k"_s).toString(), QString(QChar(0xdc00)));
+    QVERIFY(!payload.ok());
+    QCOMPARE(payload.error.code, Errors::InvalidPayload);
+    QCOMPARE(payload.error.ref, std::optional<QString>(u"7"_s));
+    QCOMPARE(payload.error.topic, u"room:x"_s);
+    // The offset in the reason is the escape's position in the frame.
+    QVERIFY2(payload.error.reason.contains(u"byte 29"_s), qPrintable(payload.error.reason));
+    const auto key = decodeFrame(R"([null,"7","room:x","e",{"a\uD800b":1}])"_ba);
+    QCOMPARE(key.error.code, Errors::InvalidPayload);
+    const auto nested = decodeFrame(R"([null,"7","room:x","e",{"a":[{"b":"x\ud83d"}]}])"_ba);
+    QCOMPARE(nested.error.code, Errors::InvalidPayload);
+    // Escaped backslash: the text "\ud800" is six ordinary characters.
+    const auto text = decodeFrame(R"([null,"7","room:x","e",{"k":"\\ud800"}])"_ba);
+    QVERIFY(text.ok());
+    QCOMPARE(text.frame->payload.value(u"k"_s).toString(), u"\\ud800"_s);
 
     // A properly paired escape is one character, and valid.
     const auto paired = decodeFrame(R"([null,"7","room:\ud83d\ude00","e",{}])"_ba);
     QVERIFY(paired.ok());
     QCOMPARE(paired.frame->topic, u"room:😀"_s);
     QVERIFY(paired.frame->topic.isValidUtf16());
+}
+
+void tst_Frame::notRelayable_data()
+{
+    QTest::addColumn<QByteArray>("input");
+    QTest::addColumn<QString>("code");
+    QTest::addColumn<bool>("hasRef");
+    QTest::addColumn<QString>("topic");
+
+    // QJsonDocument accepts each of these, but other parsers refuse them or read them otherwise,
+    // so they may not be echoed back or relayed: each is refused with its element's code.
+    const QString invalidRef = QString(Errors::InvalidRef);
+    const QString invalidTopic = QString(Errors::InvalidTopic);
+    const QString invalidEvent = QString(Errors::InvalidEvent);
+    const QString invalidPayload = QString(Errors::InvalidPayload);
+    const QString roomX = u"room:x"_s;
+    const struct
+    {
+        const char *name;
+        QByteArray json;
+    } strings[] = {
+        {"unknown escape", R"("a\q")"},
+        {"raw tab", "\"a\tb\""},
+        {"raw NUL", QByteArray("\"a\0b\"", 5)},
+        {"backslash FF (not UTF-8)", "\"a\\\xff\""},
+        {"lone high surrogate", R"("a\ud800b")"},
+        {"lone low surrogate", R"("a\uDC00")"},
+    };
+    for (const auto &string : strings) {
+        QTest::addRow("join_ref: %s", string.name) << withElement(0, string.json) << invalidRef << true << roomX;
+        QTest::addRow("ref: %s", string.name) << withElement(1, string.json) << invalidRef << false << roomX;
+        QTest::addRow("topic: %s", string.name) << withElement(2, string.json) << invalidTopic << true << QString();
+        QTest::addRow("event: %s", string.name) << withElement(3, string.json) << invalidEvent << true << roomX;
+        QTest::addRow("payload value: %s", string.name)
+            << withElement(4, "{\"k\":" + string.json + '}') << invalidPayload << true << roomX;
+        QTest::addRow("payload key: %s", string.name)
+            << withElement(4, '{' + string.json + ":1}") << invalidPayload << true << roomX;
+    }
+    QTest::newRow("number 1.") << withElement(4, R"({"n":1.})") << invalidPayload << true << roomX;
+    QTest::newRow("number .5") << withElement(4, R"({"n":[.5]})") << invalidPayload << true << roomX;
+    QTest::newRow("number 1.e5") << withElement(4, R"({"n":1.e5})") << invalidPayload << true << roomX;
+}
+
+void tst_Frame::notRelayable()
+{
+    QFETCH(QByteArray, input);
+    QFETCH(QString, code);
+    QFETCH(bool, hasRef);
+    QFETCH(QString, topic);
+
+    QJsonParseError error;
+    QJsonDocument::fromJson(input, &error);
+    QCOMPARE(error.error, QJsonParseError::NoError); // Qt alone would let it through
+
+    const auto result = decodeFrame(input);
+    QVERIFY(!result.ok());
+    QCOMPARE(QString(result.error.code), code);
+    QCOMPARE(result.error.ref, hasRef ? std::optional<QString>(u"7"_s) : std::nullopt);
+    QCOMPARE(result.error.topic, topic);
+    // The reason says what is wrong with the bytes, and where in the frame.
+    QVERIFY2(result.error.reason.contains(u" at byte "_s), qPrintable(result.error.reason));
 }
 
 void tst_Frame::deepNesting()
@@ -622,6 +722,458 @@ void tst_Frame::errorReplyFrameMergesExtra()
     const Frame g = errorReplyFrame(u"2"_s, u"room:x"_s, Errors::InvalidEvent, u"real reason"_s, clash);
     QCOMPARE(g.payload.value(u"response"_s).toObject(),
              object(R"({"reason":"real reason","code":"INVALID_EVENT","x":1})"));
+}
+
+// ---- Raw payload --------------------------------------------------------------------------
+
+void tst_Frame::rawPayload_data()
+{
+    QTest::addColumn<QByteArray>("wire");
+    QTest::addColumn<QByteArray>("raw");
+
+    QTest::newRow("empty") << R"([null,"1","room:x","e",{}])"_ba << "{}"_ba;
+    // Everything QJsonDocument would change comes through untouched: key order, number
+    // spellings, big integers, escapes, whitespace inside the payload.
+    const QByteArray payload =
+        R"({"type":"broadcast","event":"x","payload":{"z":1.0,"a":1e3,"big":12345678901234567890,"s":"\u00e9\/\ud83d\ude00","n":-0}})";
+    QTest::newRow("formatting kept") << R"(["1","2","room:x","broadcast",)" + payload + ']' << payload;
+    QTest::newRow("whitespace around dropped, inside kept")
+        << "[ null , \"1\" , \"room:x\" , \"e\" ,\n\t{ \"b\" : [ 1 , 2 ] ,\"a\":{}} \r\n]"_ba
+        << R"({ "b" : [ 1 , 2 ] ,"a":{}})"_ba;
+    QTest::newRow("duplicate keys kept") << R"([null,"1","room:x","e",{"a":1,"a":2}])"_ba << R"({"a":1,"a":2})"_ba;
+    QTest::newRow("after BOM") << "\xef\xbb\xbf[null,\"1\",\"room:x\",\"e\",{\"k\":true}]"_ba << R"({"k":true})"_ba;
+}
+
+void tst_Frame::rawPayload()
+{
+    QFETCH(QByteArray, wire);
+    QFETCH(QByteArray, raw);
+
+    const auto result = decodeFrame(wire);
+    QVERIFY2(result.ok(), qPrintable(result.error.reason));
+    QCOMPARE(result.frame->rawPayload, raw);
+    // It means what the parsed payload means (duplicates resolved the same way).
+    QCOMPARE(QJsonDocument::fromJson(raw).object(), result.frame->payload);
+    // encodeFrame() does not use it: a frame is encoded from what it means.
+    QCOMPARE(encodeFrame(*result.frame), encodeFrame(Frame{result.frame->joinRef, result.frame->ref,
+                                                           result.frame->topic, result.frame->event,
+                                                           result.frame->payload}));
+}
+
+void tst_Frame::equalityIgnoresRawPayload()
+{
+    const auto a = decodeFrame(R"([null,"1","room:x","e",{"n":1.0, "b":2,"a":1}])"_ba);
+    const auto b = decodeFrame(R"([null,"1","room:x","e",{"a":1,"b":2,"n":1}])"_ba);
+    QVERIFY(a.ok() && b.ok());
+    QVERIFY(a.frame->rawPayload != b.frame->rawPayload);
+    QVERIFY(*a.frame == *b.frame);
+    QVERIFY(*a.frame == frame(std::nullopt, u"1"_s, u"room:x"_s, u"e"_s, object(R"({"a":1,"b":2,"n":1})")));
+    const auto c = decodeFrame(R"([null,"1","room:x","e",{"a":1,"b":2,"n":1.5}])"_ba);
+    QVERIFY(!(*a.frame == *c.frame));
+}
+
+// ---- Topics -------------------------------------------------------------------------------
+
+void tst_Frame::validTopics_data()
+{
+    QTest::addColumn<QString>("topic");
+    QTest::addColumn<bool>("valid");
+
+    QTest::newRow("$system") << QString(Topics::System) << true;
+    QTest::newRow("room:lobby") << u"room:lobby"_s << true;
+    QTest::newRow("one character") << u"x"_s << true;
+    QTest::newRow("255 units") << repeated('t', Bounds::MaxTopicLength) << true;
+    QTest::newRow("non-ASCII") << u"room:ñ名前😀"_s << true;
+    QTest::newRow("spaces and punctuation") << u"room: a/b#c?d"_s << true;
+    QTest::newRow("no-break space U+00A0") << u"room:\u00a0"_s << true;
+    QTest::newRow("format character U+202E (not Cc)") << u"room:\u202e"_s << true;
+    QTest::newRow("BOM U+FEFF (not Cc)") << u"\ufeffroom"_s << true;
+    QTest::newRow("empty") << QString() << false;
+    QTest::newRow("256 units") << repeated('t', Bounds::MaxTopicLength + 1) << false;
+    // 128 emoji are 256 UTF-16 units: the bound is in units, as it always was.
+    QTest::newRow("128 emoji") << u"😀"_s.repeated(128) << false;
+    QTest::newRow("127 emoji") << u"😀"_s.repeated(127) << true;
+    QTest::newRow("NUL") << u"room:\u0000x"_s << false;
+    QTest::newRow("tab") << u"room:\tx"_s << false;
+    QTest::newRow("line feed") << u"room:x\n"_s << false;
+    QTest::newRow("carriage return") << u"\rroom:x"_s << false;
+    QTest::newRow("ESC sequence") << u"room:\u001b[2J"_s << false;
+    QTest::newRow("U+001F") << u"\u001f"_s << false;
+    QTest::newRow("DEL") << u"room:\u007f"_s << false;
+    QTest::newRow("U+0080") << u"room:\u0080"_s << false;
+    QTest::newRow("C1 CSI U+009B") << u"room:\u009b2J"_s << false;
+    QTest::newRow("U+009F") << u"room:\u009f"_s << false;
+    QTest::newRow("lone high surrogate") << u"room:"_s + QChar(0xd800) << false;
+    QTest::newRow("lone low surrogate") << QChar(0xdc00) + u"room"_s << false;
+}
+
+void tst_Frame::validTopics()
+{
+    QFETCH(QString, topic);
+    QFETCH(bool, valid);
+    QCOMPARE(isValidTopic(topic), valid);
+
+    // decodeFrame applies the same rule, and keeps the ref for the error.
+    const auto result = decodeFrame(withElement(2, Json::quote(topic)));
+    QCOMPARE(result.ok(), valid);
+    if (valid) {
+        QCOMPARE(result.frame->topic, topic);
+    } else {
+        QCOMPARE(result.error.code, Errors::InvalidTopic);
+        QCOMPARE(result.error.ref, std::optional<QString>(u"7"_s));
+        QVERIFY(!result.error.addressable());
+    }
+}
+
+void tst_Frame::topicsInFrames_data()
+{
+    QTest::addColumn<QByteArray>("topic"); // as JSON
+    QTest::addColumn<bool>("valid");
+
+    QTest::newRow("escaped NUL") << R"("room:\u0000x")"_ba << false;
+    QTest::newRow("escaped ESC") << R"("\u001b]0;title\u0007")"_ba << false;
+    QTest::newRow("escaped C1") << R"("room:\u0085")"_ba << false;
+    QTest::newRow("escaped newline") << R"("room:\n")"_ba << false;
+    QTest::newRow("raw C1 as UTF-8") << "\"room:\xc2\x9b\""_ba << false;
+    QTest::newRow("raw DEL") << "\"room:\x7f\""_ba << false;
+    QTest::newRow("raw tab (not strict JSON either)") << "\"room:\tx\""_ba << false;
+    QTest::newRow("raw U+FEFF first (QJsonDocument would drop it)") << "\"\xef\xbb\xbfroom\""_ba << false;
+    QTest::newRow("escaped U+FEFF first") << R"("\ufeffroom")"_ba << true;
+    QTest::newRow("escaped slash") << R"("room:a\/b")"_ba << true;
+    QTest::newRow("escaped pair") << R"("room:\ud83d\ude00")"_ba << true;
+    QTest::newRow("$system") << R"("$system")"_ba << true;
+}
+
+void tst_Frame::topicsInFrames()
+{
+    QFETCH(QByteArray, topic);
+    QFETCH(bool, valid);
+
+    const auto result = decodeFrame(withElement(2, topic));
+    QCOMPARE(result.ok(), valid);
+    if (!valid) {
+        QCOMPARE(result.error.code, Errors::InvalidTopic);
+        QCOMPARE(result.error.ref, std::optional<QString>(u"7"_s));
+        QCOMPARE(result.error.topic, QString());
+    }
+}
+
+// ---- Addresses of errors ------------------------------------------------------------------
+
+void tst_Frame::addressMatrix_data()
+{
+    QTest::addColumn<QByteArray>("input");
+    QTest::addColumn<QString>("code"); // empty: decoded
+    QTest::addColumn<bool>("hasRef");
+    QTest::addColumn<QString>("topic");
+
+    // Every ref (readable as a string, null, or unreadable) with every topic (readable or not)
+    // and every other defect: the error names the first defect in element order and carries
+    // whatever of the address was readable.
+    struct Ref
+    {
+        const char *name;
+        QByteArray json;
+        bool ok;      // a valid ref (string or null)
+        bool isValue; // a string: echoed in the error
+    };
+    const Ref refs[] = {
+        {"ref \"7\"", R"("7")", true, true},
+        {"ref null", "null", true, false},
+        {"ref number", "7", false, false},
+        {"ref object", R"({"r":"7"})", false, false},
+        {"ref too long", jsonString(repeated('r', Bounds::MaxRefLength + 1)), false, false},
+        {"ref lone surrogate", R"("7\ud800")", false, false},
+        {"ref unknown escape", R"("\7")", false, false},
+    };
+    struct Topic
+    {
+        const char *name;
+        QByteArray json;
+        bool ok;
+    };
+    const Topic topics[] = {
+        {"topic room:x", R"("room:x")", true},
+        {"topic $system", R"("$system")", true},
+        {"topic number", "12345", false},
+        {"topic null", "null", false},
+        {"topic empty", R"("")", false},
+        {"topic too long", jsonString(repeated('t', Bounds::MaxTopicLength + 1)), false},
+        {"topic NUL", R"("room:\u0000")", false},
+        {"topic ESC", R"("\u001b[2Jroom")", false},
+        {"topic C1", R"("room:\u009b")", false},
+        {"topic lone surrogate", R"("room:\udc00")", false},
+        {"topic unknown escape", R"("room:\x")", false},
+    };
+    enum Defect { None, Arity4, Arity6, JoinRef, Event, PayloadArray, PayloadSurrogate, PayloadNumber };
+    const struct
+    {
+        const char *name;
+        Defect defect;
+    } defects[] = {
+        {"nothing else", None},
+        {"4 elements", Arity4},
+        {"6 elements", Arity6},
+        {"bad join_ref", JoinRef},
+        {"bad event", Event},
+        {"payload array", PayloadArray},
+        {"payload lone surrogate", PayloadSurrogate},
+        {"payload number 1.", PayloadNumber},
+    };
+
+    for (const auto &ref : refs) {
+        for (const auto &topic : topics) {
+            for (const auto &defect : defects) {
+                QList<QByteArray> parts{"null", ref.json, topic.json, R"("e")", "{}"};
+                switch (defect.defect) {
+                case None: break;
+                case Arity4: parts.removeLast(); break;
+                case Arity6: parts.append("{}"); break;
+                case JoinRef: parts[0] = "1"; break;
+                case Event: parts[3] = R"("")"; break;
+                case PayloadArray: parts[4] = "[]"; break;
+                case PayloadSurrogate: parts[4] = R"({"k":"\udc00"})"; break;
+                case PayloadNumber: parts[4] = R"({"k":1.})"; break;
+                }
+                const QString readTopic = topic.ok ? QJsonDocument::fromJson('[' + topic.json + ']').array().at(0).toString()
+                                                   : QString();
+                QLatin1StringView code;
+                bool hasRef = ref.isValue;
+                if (defect.defect == Arity4 || defect.defect == Arity6)
+                    code = Errors::MalformedFrame;
+                else if (defect.defect == JoinRef)
+                    code = Errors::InvalidRef;
+                else if (!ref.ok)
+                    code = Errors::InvalidRef;
+                else if (!topic.ok)
+                    code = Errors::InvalidTopic;
+                else if (defect.defect == Event)
+                    code = Errors::InvalidEvent;
+                else if (defect.defect != None)
+                    code = Errors::InvalidPayload;
+                QTest::addRow("%s, %s, %s", ref.name, topic.name, defect.name)
+                    << '[' + parts.join(',') + ']' << QString(code) << hasRef << (code.isEmpty() ? QString() : readTopic);
+            }
+        }
+    }
+}
+
+void tst_Frame::addressMatrix()
+{
+    QFETCH(QByteArray, input);
+    QFETCH(QString, code);
+    QFETCH(bool, hasRef);
+    QFETCH(QString, topic);
+
+    const auto result = decodeFrame(input);
+    if (code.isEmpty()) {
+        QVERIFY2(result.ok(), qPrintable(result.error.reason));
+        return;
+    }
+    QVERIFY(!result.ok());
+    QCOMPARE(QString(result.error.code), code);
+    QCOMPARE(result.error.ref.has_value(), hasRef);
+    if (hasRef)
+        QCOMPARE(*result.error.ref, u"7"_s);
+    QCOMPARE(result.error.topic, topic);
+
+    // The answer goes where DecodeError says: the topic, else $system with the ref, else chan:error.
+    const Frame answer = rejectionFrame(result.error);
+    if (!topic.isEmpty()) {
+        QCOMPARE(answer.topic, topic);
+        QCOMPARE(answer.event, QString(Events::Reply));
+        QCOMPARE(answer.ref, result.error.ref);
+    } else if (hasRef) {
+        QCOMPARE(answer.topic, QString(Topics::System));
+        QCOMPARE(answer.event, QString(Events::Reply));
+        QCOMPARE(answer.ref, std::optional<QString>(u"7"_s));
+    } else {
+        QCOMPARE(answer.topic, QString(Topics::System));
+        QCOMPARE(answer.event, QString(Events::Error));
+        QCOMPARE(answer.ref, std::nullopt);
+    }
+    // And it is itself a valid frame.
+    QVERIFY(decodeFrame(encodeFrame(answer)).ok());
+}
+
+void tst_Frame::rejectionFrames()
+{
+    // The example from the protocol: ref readable, topic not.
+    const auto decoded = decodeFrame(R"([null,"7",12345,"chan:join",{}])"_ba);
+    QCOMPARE(decoded.error.code, Errors::InvalidTopic);
+    QCOMPARE(decoded.error.ref, std::optional<QString>(u"7"_s));
+    QCOMPARE(decoded.error.topic, QString());
+    const Frame onSystem = rejectionFrame(decoded.error);
+    QCOMPARE(onSystem, errorReplyFrame(u"7"_s, QString(Topics::System), Errors::InvalidTopic, decoded.error.reason));
+    QCOMPARE(array(encodeFrame(onSystem)),
+             array(R"([null,"7","$system","chan:reply",{"status":"error","response":{"reason":")"_ba
+                   + decoded.error.reason.toUtf8() + R"(","code":"INVALID_TOPIC"}}])"_ba));
+
+    // Addressable: a reply on the topic, extra merged into the response.
+    const DecodeError tooLarge{Errors::MessageTooLarge, u"too large"_s, u"3"_s, u"room:x"_s};
+    QCOMPARE(rejectionFrame(tooLarge, {{u"limit"_s, 100}}),
+             errorReplyFrame(u"3"_s, u"room:x"_s, Errors::MessageTooLarge, u"too large"_s, {{u"limit"_s, 100}}));
+    // Addressable with a null ref: still a reply on the topic (the ref is null).
+    const DecodeError nullRef{Errors::InvalidEvent, u"bad event"_s, std::nullopt, u"room:x"_s};
+    QCOMPARE(rejectionFrame(nullRef), errorReplyFrame(std::nullopt, u"room:x"_s, Errors::InvalidEvent, u"bad event"_s));
+
+    // Nothing readable: chan:error on $system.
+    const auto garbage = decodeFrame("not json"_ba);
+    const Frame error = rejectionFrame(garbage.error, {{u"extra"_s, true}});
+    QCOMPARE(error.joinRef, std::nullopt);
+    QCOMPARE(error.ref, std::nullopt);
+    QCOMPARE(error.topic, QString(Topics::System));
+    QCOMPARE(error.event, QString(Events::Error));
+    QCOMPARE(error.payload, (QJsonObject{{u"code"_s, u"MALFORMED_FRAME"_s}, {u"reason"_s, garbage.error.reason},
+                                         {u"extra"_s, true}}));
+}
+
+// ---- Broadcast encoder --------------------------------------------------------------------
+
+void tst_Frame::encodeBroadcast_data()
+{
+    QTest::addColumn<QString>("topic");
+    QTest::addColumn<QString>("event");
+    QTest::addColumn<bool>("hasPayload");
+    QTest::addColumn<QByteArray>("payload");
+    QTest::addColumn<QByteArray>("expected");
+
+    QTest::newRow("typing")
+        << u"room:lobby"_s << u"typing"_s << true << R"({"user":"A","isTyping":true})"_ba
+        << R"([null,null,"room:lobby","broadcast",{"type":"broadcast","event":"typing","payload":{"user":"A","isTyping":true}}])"_ba;
+    QTest::newRow("numbers as sent")
+        << u"room:x"_s << u"n"_s << true << "[1.0,1e3,12345678901234567890,-0,1E+2]"_ba
+        << R"([null,null,"room:x","broadcast",{"type":"broadcast","event":"n","payload":[1.0,1e3,12345678901234567890,-0,1E+2]}])"_ba;
+    QTest::newRow("escapes as sent")
+        << u"room:x"_s << u"s"_s << true << R"("\u00e9\/\ud83d\ude00 é")"_ba
+        << R"([null,null,"room:x","broadcast",{"type":"broadcast","event":"s","payload":"\u00e9\/\ud83d\ude00 é"}])"_ba;
+    QTest::newRow("whitespace and key order as sent")
+        << u"room:x"_s << u"o"_s << true << "{ \"z\" : 1 ,\n \"a\" : [ ] }"_ba
+        << "[null,null,\"room:x\",\"broadcast\",{\"type\":\"broadcast\",\"event\":\"o\",\"payload\":{ \"z\" : 1 ,\n \"a\" : [ ] }}]"_ba;
+    QTest::newRow("null payload") << u"room:x"_s << u"e"_s << true << "null"_ba
+                                  << R"([null,null,"room:x","broadcast",{"type":"broadcast","event":"e","payload":null}])"_ba;
+    QTest::newRow("empty string payload") << u"room:x"_s << u"e"_s << true << R"("")"_ba
+                                          << R"([null,null,"room:x","broadcast",{"type":"broadcast","event":"e","payload":""}])"_ba;
+    QTest::newRow("no payload") << u"room:x"_s << u"e"_s << false << QByteArray()
+                                << R"([null,null,"room:x","broadcast",{"type":"broadcast","event":"e"}])"_ba;
+    QTest::newRow("topic and event escaped")
+        << u"room:\"q\"\\"_s << u"line\nbreak\t/"_s << true << "{}"_ba
+        << R"([null,null,"room:\"q\"\\","broadcast",{"type":"broadcast","event":"line\nbreak\t/","payload":{}}])"_ba;
+    QTest::newRow("non-ASCII topic and event")
+        << u"room:ñ😀"_s << u"évènement"_s << true << "1"_ba
+        << "[null,null,\"room:\xc3\xb1\xf0\x9f\x98\x80\",\"broadcast\",{\"type\":\"broadcast\",\"event\":\"\xc3\xa9v\xc3\xa8nement\",\"payload\":1}]"_ba;
+}
+
+void tst_Frame::encodeBroadcast()
+{
+    QFETCH(QString, topic);
+    QFETCH(QString, event);
+    QFETCH(bool, hasPayload);
+    QFETCH(QByteArray, payload);
+    QFETCH(QByteArray, expected);
+
+    const auto raw = hasPayload ? std::optional<QByteArrayView>(payload) : std::nullopt;
+    const QByteArray encoded = Confab::Protocol::encodeBroadcast(topic, event, raw);
+    QCOMPARE(encoded, expected);
+    QCOMPARE(Json::findTextDefect(encoded), std::nullopt);
+
+    // It decodes to the frame the re-encoding path builds, and its payload member holds the
+    // same bytes that went in.
+    const auto decoded = decodeFrame(encoded);
+    QVERIFY2(decoded.ok(), qPrintable(decoded.error.reason));
+    QJsonObject body{{u"type"_s, u"broadcast"_s}, {u"event"_s, event}};
+    if (hasPayload)
+        body.insert(u"payload"_s, QJsonDocument::fromJson('[' + payload + ']').array().at(0));
+    QCOMPARE(*decoded.frame, frame(std::nullopt, std::nullopt, topic, QString(Events::Broadcast), body));
+    const auto member = Json::objectMember(decoded.frame->rawPayload, u"payload");
+    QCOMPARE(member.has_value(), hasPayload);
+    if (hasPayload)
+        QCOMPARE(member->toByteArray(), payload);
+    // Topic and event are written as encodeFrame() writes them.
+    QVERIFY(encodeFrame(*decoded.frame).startsWith(QByteArray("[null,null," + Json::quote(topic) + ",\"broadcast\",")));
+}
+
+void tst_Frame::broadcastRelaysPayloadBytes()
+{
+    // What a client sends, what the members receive: payload.payload byte for byte.
+    const QByteArray inner = R"({"user":"A","isTyping":true,"at":1.0,"id":12345678901234567890,"t":"\u00e9"})";
+    const QByteArray sent = R"(["1","5","room:lobby","broadcast",{"type":"broadcast","event":"typing","payload":)"
+        + inner + "}]";
+    const auto decoded = decodeFrame(sent);
+    QVERIFY(decoded.ok());
+    const auto payload = Json::objectMember(decoded.frame->rawPayload, u"payload");
+    QVERIFY(payload);
+    const QByteArray fanOut = Confab::Protocol::encodeBroadcast(decoded.frame->topic,
+        decoded.frame->payload.value(u"event"_s).toString(), payload);
+    QVERIFY(fanOut.contains(QByteArray(",\"payload\":" + inner + "}]")));
+
+    // Re-serializing instead would have changed it: sorted keys, 1.0 → 1, the big integer
+    // rounded, the escape replaced.
+    const QByteArray reencoded = QJsonDocument(decoded.frame->payload.value(u"payload"_s).toObject()).toJson(QJsonDocument::Compact);
+    QVERIFY(reencoded != inner);
+    QVERIFY(!reencoded.contains("12345678901234567890"));
+
+    // A duplicated "payload" member: the bytes relayed are those of the value the server
+    // validated (the last, as QJsonDocument keeps it).
+    const auto dup = decodeFrame(R"(["1","5","room:x","broadcast",{"type":"broadcast","event":"x","payload":{"a":1},"payload":[2]}])"_ba);
+    QVERIFY(dup.ok());
+    QCOMPARE(Json::objectMember(dup.frame->rawPayload, u"payload")->toByteArray(), "[2]"_ba);
+    QCOMPARE(dup.frame->payload.value(u"payload"_s), QJsonValue(QJsonArray{2}));
+}
+
+// ---- Robustness ---------------------------------------------------------------------------
+
+void tst_Frame::randomMutations()
+{
+    // Pseudo-random edits of valid frames with a fixed seed: decodeFrame() never crashes (nor
+    // reads out of bounds under the sanitizers), a decoded frame always satisfies the codec's
+    // promises, and every error can be answered with a valid frame.
+    const QList<QByteArray> seeds{
+        R"([null,"7","room:lobby","broadcast",{"type":"broadcast","event":"message","payload":{"user":"A","isTyping":true}}])"_ba,
+        R"(["1","5","room:x","chan:join",{"config":{"broadcast":{"self":false,"ack":true},"presence":{"key":"u"}},"access_token":"eyJ.a.b"}])"_ba,
+        R"([null,"9","$system","heartbeat",{}])"_ba,
+        R"([null,null,"room:ñ","e",{"s":"q\"uo\\te \/ \b\n \u00e9 \uD83D\uDE00 😀","n":[0,-0,1.0,1e3,-2.5E-7,12345678901234567890]}])"_ba,
+        "[\"1\" , \"2\" ,\n\"room:x\"\t, \"presence\" , { \"type\" : \"presence\" , \"event\" : \"track\" } ]"_ba,
+    };
+    static constexpr char alphabet[] = "\"\\{}[],: \t\n0123456789eE.-tfnlru$\x01\x1b\x7f";
+    static constexpr unsigned char highBytes[] = {0x80, 0x9b, 0xc2, 0xc3, 0xed, 0xa0, 0xf0, 0xff};
+    QRandomGenerator rng(4242);
+    int ok = 0;
+    for (int round = 0; round < 100'000; ++round) {
+        QByteArray text = seeds[rng.bounded(int(seeds.size()))];
+        const int edits = 1 + int(rng.bounded(3));
+        for (int e = 0; e < edits && !text.isEmpty(); ++e) {
+            const qsizetype at = rng.bounded(int(text.size()));
+            const char byte = rng.bounded(8) == 0 ? char(highBytes[rng.bounded(int(sizeof highBytes))])
+                                                  : alphabet[rng.bounded(int(sizeof alphabet - 1))];
+            switch (rng.bounded(6)) {
+            case 0: text[at] = byte; break;
+            case 1: text.insert(at, byte); break;
+            case 2: text.remove(at, 1 + rng.bounded(3)); break;
+            case 3: text.truncate(at); break;
+            case 4: text.insert(at, text.mid(rng.bounded(int(text.size())), 1 + rng.bounded(8))); break;
+            case 5: text.insert(at, "\\u"_ba + QByteArray::number(0xd800 + rng.bounded(0x800), 16)); break;
+            }
+        }
+        // detach() into a buffer of its own, then decode a copy trimmed to its exact size.
+        const QByteArray input(text.constData(), text.size());
+        const auto result = decodeFrame(input);
+        const QByteArray hex = input.toHex();
+        if (result.ok()) {
+            ++ok;
+            const Frame &f = *result.frame;
+            QVERIFY2(isValidTopic(f.topic), hex.constData());
+            QVERIFY2(!f.ref || f.ref->size() <= Bounds::MaxRefLength, hex.constData());
+            QVERIFY2(!Json::findTextDefect(f.rawPayload), hex.constData());
+            QVERIFY2(QJsonDocument::fromJson(f.rawPayload).object() == f.payload, hex.constData());
+            QVERIFY2(*decodeFrame(encodeFrame(f)).frame == f, hex.constData());
+        } else {
+            QVERIFY2(!result.error.code.isEmpty() && !result.error.reason.isEmpty(), hex.constData());
+            QVERIFY2(result.error.topic.isEmpty() || isValidTopic(result.error.topic), hex.constData());
+            QVERIFY2(decodeFrame(encodeFrame(rejectionFrame(result.error))).ok(), hex.constData());
+        }
+    }
+    QVERIFY2(ok > 5000, qPrintable(QString::number(ok)));
 }
 
 QTEST_GUILESS_MAIN(tst_Frame)
