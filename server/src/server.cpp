@@ -1,20 +1,25 @@
 #include "server.h"
 
-#include "http/chatroutes.h"
-#include "ops/discoverybeacon.h"
-#include "http/restapi.h"
-#include "engine/hub.h"
 #include "auth/jwtverifier.h"
-#include "net/listener.h"
-#include "ops/logging.h"
-#include "storage/messagestore.h"
-#include "ops/metrics.h"
+#include "engine/chatservice.h"
+#include "engine/hub.h"
+#include "engine/policy.h"
+#include "http/chatroutes.h"
+#include "http/httpserver.h"
+#include "http/restapi.h"
+#include "native/nativecodec.h"
 #include "native/session.h"
+#include "net/listener.h"
+#include "ops/discoverybeacon.h"
+#include "ops/iplimits.h"
+#include "ops/logging.h"
+#include "ops/metrics.h"
+#include "storage/messagestore.h"
 
 #include <QtCore/QCoreApplication>
 #include <QtCore/QRandomGenerator>
+#include <QtNetwork/QTcpSocket>
 #include <QtWebSockets/QWebSocket>
-#include <QtWebSockets/QWebSocketServer>
 
 #include <algorithm>
 
@@ -31,13 +36,20 @@ constexpr qsizetype HardLimitFactor = 4;
 // Close codes; docs/protocol.md lists them. Reasons start with a machine-readable code.
 constexpr auto CloseIdle = QWebSocketProtocol::CloseCode(4000);
 
+bool isNativePath(QByteArrayView path)
+{
+    return path == "/" || path == "/ws";
+}
+
 } // namespace
 
 Server::Server(ServerConfig config, QObject *parent)
     : QObject(parent),
       m_config(std::move(config)),
       m_metrics(std::make_unique<Metrics>()),
-      m_hub(std::make_unique<Hub>(*m_metrics))
+      m_ipLimits(std::make_unique<IpLimits>(m_config.limits.maxConnectionsPerIp)),
+      m_nativeCodec(std::make_unique<NativeCodec>()),
+      m_hub(std::make_unique<Hub>(*m_metrics, Hub::Codecs{m_nativeCodec.get()}))
 {
     m_idleSweep.setInterval(std::clamp<std::chrono::milliseconds>(m_config.limits.idleTimeout / 4,
                                                                   std::chrono::milliseconds(250),
@@ -56,15 +68,43 @@ Server::Server(ServerConfig config, QObject *parent)
 
 Server::~Server()
 {
-    // Sessions leave the hub as they go, so they must go while the hub still exists.
-    const auto sessions = m_sessions;
-    m_sessions.clear();
-    qDeleteAll(sessions);
-    delete m_http;
-    delete m_chatHttp;
-    delete m_webSockets;
-    delete m_beacon; // says bye if shutdown() did not
-    m_store.reset(); // after the sessions: their pending store callbacks are simply dropped
+    tearDown();
+}
+
+void Server::tearDown()
+{
+    m_idleSweep.stop();
+    m_typingSweep.stop();
+    m_shutdownDeadline.stop();
+    // 1. Stop accepting; the beacon says bye if shutdown() did not.
+    m_beacon.reset();
+    m_metricsListener.reset();
+    m_listener.reset();
+    // 2. Sessions: a live one leaves every channel as it goes (the others get its presence leaves),
+    //    a finished one already has. The hub is still here for both.
+    while (!m_sessions.empty()) {
+        auto session = std::move(m_sessions.begin()->second);
+        m_sessions.erase(m_sessions.begin());
+        session.reset();
+    }
+    m_finishedSessions.clear();
+    // 3. HTTP connections: a waiting long-poll is abandoned and leaves the hub; then upgrades
+    //    still in their handshake, then the routes the connections called.
+    if (m_metricsHttp)
+        m_metricsHttp->closeAll();
+    if (m_http)
+        m_http->closeAll();
+    m_metricsHttp.reset();
+    m_http.reset();
+    m_gate.reset();
+    m_chatRoutes.reset();
+    m_rest.reset();
+    // 4. The engine: the chat service (store callbacks addressed to it are dropped), the policy,
+    //    the hub, then the store, which commits what it holds and joins its thread.
+    m_chat.reset();
+    m_policy.reset();
+    m_hub.reset();
+    m_store.reset();
 }
 
 bool Server::start(QString *error)
@@ -75,6 +115,8 @@ bool Server::start(QString *error)
         logEvent(lcServer(), QtCriticalMsg, "server.start_failed", {{u"error"_s, message}});
         return false;
     };
+    if (m_listener)
+        return fail(u"the server is already started"_s);
 
     AuthConfig &auth = m_config.auth;
     if (!auth.joinPassword.isEmpty()) {
@@ -97,8 +139,12 @@ bool Server::start(QString *error)
             return fail(u"authentication is misconfigured: "_s + authError);
     } else {
         logEvent(lcAuth(), QtWarningMsg, "auth.disabled",
-                 {{u"message"_s, u"authentication is off: anyone can join any channel and "
-                                 "names are self-declared (set AUTH_ENABLED=true and AUTH_SECRET)"_s}});
+                 {{u"message"_s, u"authentication is off: for a trusted LAN only. Anyone can join public "
+                                 "channels and names are self-declared, so anyone can claim any name"_s}});
+        if (m_config.auth.adminToken.isEmpty())
+            logEvent(lcAuth(), QtWarningMsg, "auth.open_operator",
+                     {{u"message"_s, u"no ADMIN_TOKEN: every caller may use the operator routes (/api/stats, "
+                                     "/metrics, every channel listing, broadcasts to any channel)"_s}});
     }
 
     QString storeError;
@@ -106,34 +152,55 @@ bool Server::start(QString *error)
     if (!m_store)
         return fail(u"cannot open the message store in %1: %2"_s.arg(m_config.storage.dataDir, storeError));
 
-    m_webSockets = new QWebSocketServer(u"confab"_s, QWebSocketServer::NonSecureMode, this);
-    // Pending upgrades are taken at once in onNewWebSocket(); the default of 30 would only
-    // drop handshakes during a reconnect storm.
-    m_webSockets->setMaxPendingConnections(std::max(1024, m_config.listenBacklog));
-    m_webSockets->setHandshakeTimeout(int(m_config.limits.requestHeadTimeout.count()));
-    connect(m_webSockets, &QWebSocketServer::newConnection, this, &Server::onNewWebSocket);
+    m_policy = std::make_unique<Policy>(m_config, m_verifier.get(), *m_store);
+    m_chat = std::make_unique<ChatService>(m_config, *m_hub, *m_store, *m_policy, *m_metrics);
 
-    m_http = new HttpApi(*this, this);
-    m_listener = new Listener(m_config, *m_metrics);
+    // The doors: native WebSocket sessions, and HTTP (REST and the chat fallback).
+    m_http = std::make_unique<HttpServer>(m_config.limits, *m_metrics);
+    m_gate = std::make_unique<WebSocketGate>(m_config, *m_metrics);
+    m_gate->addEndpoint(isNativePath, [this](WebSocketGate::Upgraded upgraded) { openSession(std::move(upgraded)); });
+    m_http->setUpgradeHandler([this](HttpConnection &connection, const RequestHead &head) {
+        m_gate->handle(connection, head);
+    });
+    const RestContext rest{m_config, *m_hub, *m_policy, *m_metrics, *m_store,
+                           [this] { return authMode(); },
+                           [this] { return connectionCount(); },
+                           [this] { return uptimeSeconds(); },
+                           [this] { return stats(); },
+                           [this] { return prometheusMetrics(); }};
+    m_rest = std::make_unique<RestApi>(rest, m_http->router());
+    m_chatRoutes = std::make_unique<ChatRoutes>(m_config, *m_chat, *m_hub, *m_policy, m_http->router());
+
+    m_listener = std::make_unique<Listener>(m_config.listenBacklog, *m_ipLimits,
+                                            [this](std::unique_ptr<QTcpSocket> socket, IpLimits::Slot slot) {
+        m_http->serve(std::move(socket), std::move(slot));
+    });
     if (!m_listener->listen(m_config.bindAddress, m_config.port)) {
         const auto message = u"cannot listen on %1:%2: %3"_s.arg(m_config.bindAddress.toString())
                                  .arg(m_config.port)
                                  .arg(m_listener->errorString());
-        delete m_listener;
-        m_listener = nullptr;
+        m_listener.reset();
         return fail(message);
     }
-    m_listener->setWebSocketServer(m_webSockets, [](QByteArrayView path) {
-        return path == "/" || path == "/ws";
-    });
-    m_chatHttp = new ChatHttp(*this, this);
-    m_listener->setHttpHandler([this](QTcpSocket *socket, const RequestHead &head) {
-        return m_chatHttp->take(socket, head);
-    });
-    m_http->bind(m_listener);
+    if (m_config.metricsPort != 0) {
+        m_metricsHttp = std::make_unique<HttpServer>(m_config.limits, *m_metrics);
+        RestApi::addMetricsRoutes(rest, m_metricsHttp->router());
+        m_metricsListener = std::make_unique<Listener>(m_config.listenBacklog, *m_ipLimits,
+                                                       [this](std::unique_ptr<QTcpSocket> socket, IpLimits::Slot slot) {
+            m_metricsHttp->serve(std::move(socket), std::move(slot));
+        });
+        if (!m_metricsListener->listen(m_config.metricsAddress, m_config.metricsPort)) {
+            const auto message = u"cannot listen for metrics on %1:%2: %3"_s.arg(m_config.metricsAddress.toString())
+                                     .arg(m_config.metricsPort)
+                                     .arg(m_metricsListener->errorString());
+            m_metricsListener.reset();
+            m_listener.reset();
+            return fail(message);
+        }
+    }
 
     if (m_config.discovery.enabled) {
-        m_beacon = new DiscoveryBeacon(m_config.discovery, port(), authMode(), this);
+        m_beacon = std::make_unique<DiscoveryBeacon>(m_config.discovery, port(), authMode());
         m_beacon->start();
     }
 
@@ -143,6 +210,7 @@ bool Server::start(QString *error)
     logEvent(lcServer(), QtInfoMsg, "server.started",
              {{u"bind"_s, m_config.bindAddress.toString()},
               {u"port"_s, port()},
+              {u"metricsPort"_s, metricsPort()},
               {u"auth"_s, authMode()},
               {u"algorithms"_s, m_verifier ? m_verifier->algorithms().join(u',') : QString()}});
     return true;
@@ -158,6 +226,16 @@ QString Server::authMode() const
 quint16 Server::port() const
 {
     return m_listener ? m_listener->serverPort() : 0;
+}
+
+quint16 Server::metricsPort() const
+{
+    return m_metricsListener ? m_metricsListener->serverPort() : 0;
+}
+
+int Server::httpConnectionCount() const
+{
+    return m_http ? m_http->connectionCount() : 0;
 }
 
 QUrl Server::webSocketUrl() const
@@ -200,67 +278,85 @@ QByteArray Server::prometheusMetrics() const
     return m_metrics->prometheus(gaugesOf(*this));
 }
 
-void Server::onNewWebSocket()
+void Server::openSession(WebSocketGate::Upgraded upgraded)
 {
-    while (QWebSocket *socket = m_webSockets->nextPendingConnection()) {
-        auto refuse = [this, socket](QLatin1StringView code, const QString &message) {
-            m_metrics->rejected(QString(code));
-            logEvent(lcNet(), QtInfoMsg, "connection.refused",
-                     {{u"peer"_s, socket->peerAddress().toString()}, {u"code"_s, QString(code)}});
-            connect(socket, &QWebSocket::disconnected, socket, &QObject::deleteLater);
-            socket->close(QWebSocketProtocol::CloseCodePolicyViolated, QString(code) + u": "_s + message);
-        };
-        if (m_shuttingDown) {
-            connect(socket, &QWebSocket::disconnected, socket, &QObject::deleteLater);
-            socket->close(QWebSocketProtocol::CloseCodeGoingAway, u"Server shutting down"_s);
-            continue;
-        }
-        if (m_listener->takeOverLimit(socket->peerAddress(), socket->peerPort())) {
-            refuse("CONNECTION_LIMIT_PER_IP"_L1,
-                   u"more than %1 connections from this address"_s.arg(m_config.limits.maxConnectionsPerIp));
-            continue;
-        }
-        if (m_sessions.size() >= m_config.limits.maxConnections) {
-            refuse("CONNECTION_LIMIT"_L1,
-                   u"the server is at its limit of %1 connections"_s.arg(m_config.limits.maxConnections));
-            continue;
-        }
-
-        const auto hardLimit = quint64(m_config.limits.maxMessageBytes * HardLimitFactor);
-        socket->setMaxAllowedIncomingMessageSize(hardLimit);
-        socket->setMaxAllowedIncomingFrameSize(hardLimit);
-        const auto id = ++m_nextSessionId;
-        auto *session = new Session(id, socket, SessionContext{m_config, m_verifier.get(), *m_metrics, *m_hub, *m_store, this}, this);
-        m_sessions.insert(id, session);
-        connect(session, &Session::finished, this, &Server::onSessionFinished);
-        m_metrics->connectionOpened();
-        logEvent(lcNet(), QtDebugMsg, "session.open",
-                 {{u"client"_s, session->clientId()},
-                  {u"peer"_s, socket->peerAddress().toString()},
-                  {u"path"_s, socket->requestUrl().path()}});
-        Q_EMIT sessionOpened(session->clientId());
+    QWebSocket &socket = *upgraded.webSocket;
+    auto refuse = [&](QLatin1StringView code, const QString &message) {
+        m_metrics->rejected(QString(code));
+        logEvent(lcNet(), QtInfoMsg, "connection.refused",
+                 {{u"peer"_s, socket.peerAddress().toString()}, {u"code"_s, QString(code)}, {u"reason"_s, message}});
+    };
+    // A refused WebSocket is still a session: it owns its sockets until they close, and is
+    // closed with a reason the client can read.
+    std::optional<std::pair<QWebSocketProtocol::CloseCode, QString>> closeWith;
+    if (m_shuttingDown) {
+        closeWith = {QWebSocketProtocol::CloseCodeGoingAway, u"Server shutting down"_s};
+    } else if (upgraded.slot.overLimit()) {
+        const auto message = u"more than %1 connections from this address"_s.arg(m_config.limits.maxConnectionsPerIp);
+        refuse("CONNECTION_LIMIT_PER_IP"_L1, message);
+        closeWith = {QWebSocketProtocol::CloseCodePolicyViolated, u"CONNECTION_LIMIT_PER_IP: "_s + message};
+    } else if (int(m_sessions.size()) >= m_config.limits.maxConnections) {
+        const auto message = u"the server is at its limit of %1 connections"_s.arg(m_config.limits.maxConnections);
+        refuse("CONNECTION_LIMIT"_L1, message);
+        closeWith = {QWebSocketProtocol::CloseCodePolicyViolated, u"CONNECTION_LIMIT: "_s + message};
     }
+
+    const auto hardLimit = quint64(m_config.limits.maxMessageBytes * HardLimitFactor);
+    socket.setMaxAllowedIncomingMessageSize(hardLimit);
+    socket.setMaxAllowedIncomingFrameSize(hardLimit);
+    const auto id = ++m_nextSessionId;
+    const auto path = QString::fromUtf8(upgraded.path);
+    const auto peer = socket.peerAddress().toString();
+    auto session = std::make_unique<Session>(id, std::move(upgraded.webSocket), std::move(upgraded.tcp),
+                                             std::move(upgraded.slot),
+                                             SessionContext{m_config, *m_metrics, *m_hub, *m_policy, *m_chat});
+    auto *raw = session.get();
+    connect(raw, &Session::finished, this, &Server::onSessionFinished);
+    if (closeWith) {
+        // Not counted as a connection; it is kept only until its close completes.
+        raw->close(closeWith->first, closeWith->second);
+        m_finishedSessions.push_back(std::move(session));
+        return;
+    }
+    m_sessions.emplace(id, std::move(session));
+    m_metrics->connectionOpened();
+    logEvent(lcNet(), QtDebugMsg, "session.open", {{u"client"_s, raw->clientId()}, {u"peer"_s, peer}, {u"path"_s, path}});
+    Q_EMIT sessionOpened(raw->clientId());
 }
 
 void Server::onSessionFinished(Session *session)
 {
-    m_sessions.remove(session->subscriberId());
+    if (!m_reapScheduled) {
+        m_reapScheduled = true;
+        QMetaObject::invokeMethod(this, &Server::reapSessions, Qt::QueuedConnection);
+    }
+    const auto it = m_sessions.find(session->subscriberId());
+    if (it == m_sessions.end())
+        return; // a refused one, already among the finished
     const auto clientId = session->clientId();
     logEvent(lcNet(), QtDebugMsg, "session.closed",
              {{u"client"_s, clientId},
-              {u"closeCode"_s, int(session->socket()->closeCode())},
-              {u"closeReason"_s, session->socket()->closeReason()}});
-    session->deleteLater();
+              {u"closeCode"_s, int(session->webSocket().closeCode())},
+              {u"closeReason"_s, session->webSocket().closeReason()}});
+    m_finishedSessions.push_back(std::move(it->second));
+    m_sessions.erase(it);
     Q_EMIT sessionClosed(clientId);
-    if (m_shuttingDown && m_sessions.isEmpty())
+    if (m_shuttingDown && m_sessions.empty())
         finishShutdown();
+}
+
+void Server::reapSessions()
+{
+    m_reapScheduled = false;
+    // Refused sessions stay until their socket is closed (they finish like any other).
+    std::erase_if(m_finishedSessions, [](const std::unique_ptr<Session> &s) { return s->isFinished(); });
 }
 
 void Server::sweepIdle()
 {
     const qint64 now = monotonicNs() / 1'000'000;
     const qint64 limit = m_config.limits.idleTimeout.count();
-    for (auto *session : std::as_const(m_sessions)) {
+    for (const auto &[id, session] : m_sessions) {
         if (now - session->lastActivityMs() > limit) {
             m_metrics->rejected(u"IDLE_TIMEOUT"_s);
             session->close(CloseIdle, u"IDLE_TIMEOUT: no frame for %1 ms"_s.arg(limit));
@@ -276,19 +372,29 @@ void Server::shutdown(std::chrono::milliseconds grace)
     m_idleSweep.stop();
     m_typingSweep.stop();
     if (m_listener)
-        m_listener->close(); // stop accepting; open HTTP requests finish on their own
+        m_listener->close(); // stop accepting
+    if (m_metricsListener)
+        m_metricsListener->close();
     if (m_beacon)
         m_beacon->stop(); // apps drop this server at once instead of after the beacon timeout
     logEvent(lcServer(), QtInfoMsg, "server.shutting_down", {{u"connections"_s, connectionCount()}});
+    // Waiting long-polls get their (empty) answer instead of a reset; HTTP connections close
+    // once their request is answered.
+    if (m_chatRoutes)
+        m_chatRoutes->shutdown();
+    if (m_http)
+        m_http->drain();
+    if (m_metricsHttp)
+        m_metricsHttp->drain();
     if (m_store) {
         // Commit what the sessions already handed to the store and send those acks before the
         // close frames: a sender then knows its messages are in, instead of resending them.
         m_store->flush();
-        QCoreApplication::sendPostedEvents(this, QEvent::MetaCall);
+        QCoreApplication::sendPostedEvents(m_chat.get(), QEvent::MetaCall);
     }
-    for (auto *session : std::as_const(m_sessions))
+    for (const auto &[id, session] : m_sessions)
         session->close(QWebSocketProtocol::CloseCodeGoingAway, u"Server shutting down"_s);
-    if (m_sessions.isEmpty()) {
+    if (m_sessions.empty()) {
         QMetaObject::invokeMethod(this, &Server::finishShutdown, Qt::QueuedConnection);
         return;
     }
@@ -298,11 +404,10 @@ void Server::shutdown(std::chrono::milliseconds grace)
 void Server::dropConnections()
 {
     logEvent(lcServer(), QtInfoMsg, "server.drop_connections", {{u"connections"_s, connectionCount()}});
-    // Sessions learn of the disconnect by a queued signal, so m_sessions cannot change under
-    // this loop today; the copy keeps it safe should that ever become direct.
-    const auto sessions = m_sessions;
-    for (auto *session : sessions)
-        session->socket()->abort();
+    // Sessions learn of the disconnect by a queued signal, so m_sessions does not change under
+    // this loop.
+    for (const auto &[id, session] : m_sessions)
+        session->abort();
 }
 
 void Server::finishShutdown()

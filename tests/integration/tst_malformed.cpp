@@ -58,7 +58,9 @@ void tst_Malformed::badFrameGetsItsError_data()
 {
     QTest::addColumn<QString>("text");
     QTest::addColumn<QString>("code");
-    QTest::addColumn<QString>("topic"); // where the error must arrive; "$system" when unaddressable
+    // Where the error must arrive: the frame's topic when it could be read, else "$system" (as a
+    // chan:reply carrying the ref when the ref could be read, else as a chan:error).
+    QTest::addColumn<QString>("topic");
     QTest::addColumn<QJsonValue>("ref");
 
     const QJsonValue none = QJsonValue::Null;
@@ -71,10 +73,18 @@ void tst_Malformed::badFrameGetsItsError_data()
     QTest::newRow("arity 6") << uR"([null,"6","room:x","broadcast",{},{}])"_s << u"MALFORMED_FRAME"_s << u"room:x"_s << QJsonValue(u"6"_s);
     QTest::newRow("ref number") << uR"([null,7,"room:x","broadcast",{}])"_s << u"INVALID_REF"_s << u"room:x"_s << none;
     QTest::newRow("join_ref object") << uR"([{},"8","room:x","broadcast",{}])"_s << u"INVALID_REF"_s << u"room:x"_s << QJsonValue(u"8"_s);
-    QTest::newRow("topic number") << uR"([null,"9",5,"broadcast",{}])"_s << u"INVALID_TOPIC"_s << u"$system"_s << none;
-    QTest::newRow("topic empty") << uR"([null,"10","","broadcast",{}])"_s << u"INVALID_TOPIC"_s << u"$system"_s << none;
+    QTest::newRow("topic number") << uR"([null,"9",5,"broadcast",{}])"_s << u"INVALID_TOPIC"_s << u"$system"_s << QJsonValue(u"9"_s);
+    QTest::newRow("topic empty") << uR"([null,"10","","broadcast",{}])"_s << u"INVALID_TOPIC"_s << u"$system"_s << QJsonValue(u"10"_s);
     QTest::newRow("topic too long") << u"[null,\"11\",\"%1\",\"broadcast\",{}]"_s.arg(QString(256, u't'))
-                                    << u"INVALID_TOPIC"_s << u"$system"_s << none;
+                                    << u"INVALID_TOPIC"_s << u"$system"_s << QJsonValue(u"11"_s);
+    QTest::newRow("join topic number") << uR"([null,"7",12345,"chan:join",{}])"_s << u"INVALID_TOPIC"_s << u"$system"_s << QJsonValue(u"7"_s);
+    QTest::newRow("topic with NUL") << uR"([null,"22","room\u0000x","chan:join",{}])"_s << u"INVALID_TOPIC"_s << u"$system"_s << QJsonValue(u"22"_s);
+    QTest::newRow("topic with newline") << uR"([null,"23","room\nx","chan:join",{}])"_s << u"INVALID_TOPIC"_s << u"$system"_s << QJsonValue(u"23"_s);
+    QTest::newRow("topic with terminal escape") << uR"([null,"24","room\u001b[31mx","chan:join",{}])"_s << u"INVALID_TOPIC"_s << u"$system"_s << QJsonValue(u"24"_s);
+    QTest::newRow("topic with C1 CSI") << uR"([null,"25","room\u009bx","chan:join",{}])"_s << u"INVALID_TOPIC"_s << u"$system"_s << QJsonValue(u"25"_s);
+    QTest::newRow("topic lone surrogate") << uR"([null,"26","room\ud800","chan:join",{}])"_s << u"INVALID_TOPIC"_s << u"$system"_s << QJsonValue(u"26"_s);
+    QTest::newRow("payload lone surrogate") << uR"([null,"27","room:calm","broadcast",{"event":"x","payload":"a\ud800b"}])"_s << u"INVALID_PAYLOAD"_s << u"room:calm"_s << QJsonValue(u"27"_s);
+    QTest::newRow("payload lone low surrogate") << uR"([null,"28","room:calm","broadcast",{"event":"x","payload":"\udc00"}])"_s << u"INVALID_PAYLOAD"_s << u"room:calm"_s << QJsonValue(u"28"_s);
     QTest::newRow("event number") << uR"([null,"12","room:x",3,{}])"_s << u"INVALID_EVENT"_s << u"room:x"_s << QJsonValue(u"12"_s);
     QTest::newRow("event empty") << uR"([null,"13","room:x","",{}])"_s << u"INVALID_EVENT"_s << u"room:x"_s << QJsonValue(u"13"_s);
     QTest::newRow("payload array") << uR"([null,"14","room:x","broadcast",[]])"_s << u"INVALID_PAYLOAD"_s << u"room:x"_s << QJsonValue(u"14"_s);
@@ -105,7 +115,7 @@ void tst_Malformed::badFrameGetsItsError()
     QVERIFY2(error, qPrintable(u"no error on "_s + topic));
     QCOMPARE(error->at(1), ref);
     const auto body = error->at(4).toObject();
-    if (topic == "$system"_L1) {
+    if (topic == "$system"_L1 && ref.isNull()) {
         QCOMPARE(error->at(3).toString(), u"chan:error"_s);
         QCOMPARE(body.value("code"_L1).toString(), code);
         QVERIFY(!body.value("reason"_L1).toString().isEmpty());

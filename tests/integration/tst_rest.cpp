@@ -29,6 +29,7 @@ namespace {
 
 const QByteArray Secret = "rest-test-secret-0123456789abcdef-0123";
 const QByteArray OtherSecret = "another-secret-entirely-0123456789abcdef";
+const QByteArray AdminToken = "rest-test-admin-token-0123456789abcdef-0123";
 
 //! One finished HTTP exchange.
 struct HttpResult
@@ -567,16 +568,18 @@ Server::ServerConfig authConfig()
     auto config = TestServer::defaultConfig();
     config.auth.enabled = true;
     config.auth.secret = Secret;
+    config.auth.adminToken = AdminToken;
     return config;
 }
 
-QByteArray mint(const QByteArray &secret)
+QByteArray mint(const QByteArray &secret, bool admin = false)
 {
     Server::AuthConfig auth;
     auth.enabled = true;
     auth.secret = secret;
     Server::MintRequest request;
-    request.user = u"admin"_s;
+    request.user = admin ? u"ops"_s : u"alice"_s;
+    request.admin = admin;
     request.ttl = std::chrono::minutes(5);
     QString error;
     const auto token = Server::mintToken(auth, request, &error);
@@ -612,13 +615,14 @@ void tst_Rest::authSecuredRoutes_data()
     QTest::addColumn<QByteArray>("method");
     QTest::addColumn<QString>("path");
     QTest::addColumn<QByteArray>("body");
+    QTest::addColumn<bool>("operatorOnly"); // a user's token is refused (403); users see their channels
 
     const QByteArray broadcast = compact({{u"topic"_s, u"room:x"_s}, {u"event"_s, u"e"_s}, {u"payload"_s, QJsonObject()}});
-    QTest::newRow("POST /api/broadcast") << "POST"_ba << u"/api/broadcast"_s << broadcast;
-    QTest::newRow("GET /api/channels") << "GET"_ba << u"/api/channels"_s << QByteArray();
-    QTest::newRow("GET /api/channels/x") << "GET"_ba << u"/api/channels/room%3Ax"_s << QByteArray();
-    QTest::newRow("GET /api/stats") << "GET"_ba << u"/api/stats"_s << QByteArray();
-    QTest::newRow("GET /metrics") << "GET"_ba << u"/metrics"_s << QByteArray();
+    QTest::newRow("POST /api/broadcast") << "POST"_ba << u"/api/broadcast"_s << broadcast << false;
+    QTest::newRow("GET /api/channels") << "GET"_ba << u"/api/channels"_s << QByteArray() << false;
+    QTest::newRow("GET /api/channels/x") << "GET"_ba << u"/api/channels/room%3Ax"_s << QByteArray() << false;
+    QTest::newRow("GET /api/stats") << "GET"_ba << u"/api/stats"_s << QByteArray() << true;
+    QTest::newRow("GET /metrics") << "GET"_ba << u"/metrics"_s << QByteArray() << true;
 }
 
 void tst_Rest::authSecuredRoutes()
@@ -626,6 +630,7 @@ void tst_Rest::authSecuredRoutes()
     QFETCH(QByteArray, method);
     QFETCH(QString, path);
     QFETCH(QByteArray, body);
+    QFETCH(bool, operatorOnly);
     QVERIFY(startServer(authConfig()));
 
     const auto none = request(method, path, body);
@@ -649,11 +654,24 @@ void tst_Rest::authSecuredRoutes()
 
     const auto token = mint(Secret);
     QVERIFY(!token.isEmpty());
-    const auto ok = request(method, path, body, "Bearer " + token);
-    QVERIFY(ok.finished);
-    QCOMPARE(ok.status, 200);
-    if (path == u"/api/broadcast")
-        QCOMPARE(ok.json().value("status"_L1).toString(), u"ok"_s);
+    const auto user = request(method, path, body, "Bearer " + token);
+    QVERIFY(user.finished);
+    if (operatorOnly) {
+        QCOMPARE(user.status, 403);
+        QCOMPARE(user.errorCode(), QString(Protocol::Errors::Forbidden));
+    } else {
+        QCOMPARE(user.status, 200);
+    }
+    // The operator: the admin token, or a token whose admin claim is true.
+    const auto wrongAdmin = request(method, path, body, "Bearer " + AdminToken + "x");
+    QCOMPARE(wrongAdmin.status, 401);
+    for (const QByteArray &credential : {AdminToken, mint(Secret, true)}) {
+        const auto ok = request(method, path, body, "Bearer " + credential);
+        QVERIFY(ok.finished);
+        QCOMPARE(ok.status, 200);
+        if (path == u"/api/broadcast")
+            QCOMPARE(ok.json().value("status"_L1).toString(), u"ok"_s);
+    }
 }
 
 QTEST_GUILESS_MAIN(tst_Rest)

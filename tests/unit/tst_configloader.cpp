@@ -674,7 +674,7 @@ void tst_ConfigLoader::helpDefaultsRoundTrip()
         QVERIFY2(sameConfig(parsed.config, ServerConfig()), qPrintable(flag + u" " + shown));
         ++checked;
     }
-    QCOMPARE(checked, 40);
+    QCOMPARE(checked, 42);
 }
 
 void tst_ConfigLoader::logJsonOrdinary()

@@ -385,6 +385,9 @@ VerifyResult JwtVerifier::Private::verify(std::string_view token) const
     const auto channels = payload->find("channels");
     if (channels != payload->end() && !isStringArray(*channels))
         return invalidToken();
+    const auto admin = payload->find("admin");
+    if (admin != payload->end() && !admin->is_boolean())
+        return invalidToken();
     const auto exp = payload->find("exp");
     if (exp != payload->end() && !isNumericDate(*exp))
         return invalidToken();
@@ -439,6 +442,7 @@ VerifyResult JwtVerifier::Private::verify(std::string_view token) const
         claims.name = QString::fromStdString(name->get<std::string>());
     if (channels != payload->end())
         claims.channels = toStringList(*channels);
+    claims.admin = admin != payload->end() && admin->get<bool>();
     if (exp != payload->end())
         claims.expiry = QDateTime::fromSecsSinceEpoch(qint64(exp->get<std::uint64_t>()), Qt::UTC);
     // dump() re-serialises what nlohmann parsed, so QJsonDocument sees the same single value per
@@ -556,6 +560,8 @@ QByteArray mintToken(const AuthConfig &config, const MintRequest &request, QStri
                 channels.push_back(channel.toStdString());
             token.add_claim("channels", std::move(channels));
         }
+        if (request.admin)
+            token.add_claim("admin", true);
         token.add_claim("iat", qint64(now.count()));
         token.add_claim("exp", qint64((now + request.ttl).count()));
         if (!config.issuer.isEmpty())

@@ -20,6 +20,7 @@ struct TokenClaims
     QString name;                    //!< `name`: display name (may be empty)
     QStringList channels;            //!< `channels`: topic patterns; empty = every topic
     std::optional<QDateTime> expiry; //!< `exp`, UTC; nullopt when the token has none
+    bool admin = false;              //!< `admin: true`: the operator's rights (docs/protocol.md)
     QJsonObject claims;              //!< every claim, as sent
 };
 
@@ -73,6 +74,7 @@ struct MintRequest
     std::chrono::seconds ttl{24h};
     QStringList channels;  //!< `channels`, optional
     QString algorithm;     //!< empty = HS256 with a secret, else RS256/ES256 by the private key type
+    bool admin = false;    //!< `admin: true`, the operator's rights
 };
 
 //! \brief Signs a token with the configured key (the secret, or AUTH_PRIVATE_KEY_FILE), adding

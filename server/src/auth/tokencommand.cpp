@@ -41,6 +41,7 @@ QString usage()
            "  --ttl DURATION        lifetime: 30s, 15m, 24h, 7d or plain seconds; default %1\n"
            "  --channels PATTERNS   comma-separated topic patterns, * matches any run of characters;\n"
            "                        default: every channel\n"
+           "  --admin               the operator's rights (admin claim): stats, metrics, every channel\n"
            "  --algorithm ALG       e.g. HS256, RS256, ES256; default: HS256 with a secret, else by key type\n\n"_s
         .arg(defaultTtl);
 }
@@ -52,7 +53,10 @@ int runTokenCommand(const QStringList &arguments, const QProcessEnvironment &env
 {
     const QStringList tokenFlags{u"--user"_s, u"--name"_s, u"--ttl"_s, u"--channels"_s,
                                  u"--algorithm"_s};
-    const ConfigResult config = ConfigLoader::load(arguments, env, tokenFlags);
+    // --admin is a bare switch; ConfigLoader's caller-handled flags all take a value.
+    QStringList rest = arguments;
+    const bool admin = rest.removeAll(u"--admin"_s) > 0;
+    const ConfigResult config = ConfigLoader::load(rest, env, tokenFlags);
     if (config.helpRequested) {
         out << usage() << ConfigLoader::helpText();
         out.flush();
@@ -61,6 +65,7 @@ int runTokenCommand(const QStringList &arguments, const QProcessEnvironment &env
 
     QStringList errors = config.errors;
     MintRequest request;
+    request.admin = admin;
     std::optional<QString> ttlText;
     for (const QString &arg : config.positional) {
         const qsizetype eq = arg.indexOf(u'=');

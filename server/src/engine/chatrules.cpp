@@ -1,8 +1,8 @@
 #include "engine/chatrules.h"
 
-#include "engine/hub.h"
 
 #include <ConfabProtocol/codes.h>
+#include <ConfabProtocol/text.h>
 
 #include <QtCore/QJsonDocument>
 #include <QtCore/QRegularExpression>
@@ -41,25 +41,26 @@ bool isValidEmoji(const QString &emoji)
     return std::none_of(emoji.cbegin(), emoji.cend(), [](QChar c) { return c.isSpace(); });
 }
 
-std::optional<RuleError> checkBody(const QJsonValue &body, int maxBody)
+std::optional<Failure> checkBody(const QJsonValue &body, int maxBody)
 {
     if (!body.isString() || body.toString().trimmed().isEmpty())
-        return RuleError{Err::InvalidPayload, u"body must be non-empty text"_s};
-    if (body.toString().size() > maxBody)
-        return RuleError{Err::MessageTooLarge, u"A message body may have at most %1 characters"_s.arg(maxBody)};
+        return Failure{Err::InvalidPayload, u"body must be non-empty text"_s};
+    if (Protocol::Text::codePointCount(body.toString()) > maxBody)
+        return Failure{Err::MessageTooLarge, u"A message body may have at most %1 characters"_s.arg(maxBody),
+                       {{u"limit"_s, maxBody}}};
     return std::nullopt;
 }
 
-std::optional<RuleError> readSend(const QJsonObject &payload, int maxBody, AppendRequest &request)
+std::optional<Failure> readSend(const QJsonObject &payload, int maxBody, AppendRequest &request)
 {
     const auto clientId = payload.value("client_id"_L1);
     if (!clientId.isString() || !isValidClientId(clientId.toString()))
-        return RuleError{Err::InvalidId, u"client_id must be 1-64 of A-Z a-z 0-9 _ -"_s};
+        return Failure{Err::InvalidId, u"client_id must be 1-64 of A-Z a-z 0-9 _ -"_s};
     if (auto error = checkBody(payload.value("body"_L1), maxBody))
         return error;
     const auto meta = payload.value("meta"_L1);
     if (!meta.isUndefined() && !meta.isNull() && !meta.isObject())
-        return RuleError{Err::InvalidPayload, u"meta must be an object"_s};
+        return Failure{Err::InvalidPayload, u"meta must be an object"_s};
     request.clientId = clientId.toString();
     request.body = payload.value("body"_L1).toString();
     request.mentions = parseMentions(request.body);
@@ -67,47 +68,22 @@ std::optional<RuleError> readSend(const QJsonObject &payload, int maxBody, Appen
     return std::nullopt;
 }
 
-std::optional<RuleError> checkPresenceMeta(const QJsonObject &meta, qsizetype maxBytes)
+std::optional<Failure> checkPresenceMeta(const QJsonObject &meta, qsizetype maxBytes)
 {
     const auto status = meta.value("status"_L1);
     static const QStringList statuses{u"online"_s, u"away"_s, u"dnd"_s, u"invisible"_s};
     if (!status.isUndefined() && (!status.isString() || !statuses.contains(status.toString())))
-        return RuleError{Err::InvalidPayload, u"meta.status must be one of online, away, dnd, invisible"_s};
+        return Failure{Err::InvalidPayload, u"meta.status must be one of online, away, dnd, invisible"_s};
     const auto text = meta.value("status_text"_L1);
     if (!text.isUndefined() && (!text.isString() || text.toString().size() > MaxStatusTextLength))
-        return RuleError{Err::InvalidPayload,
+        return Failure{Err::InvalidPayload,
                          u"meta.status_text must be text of at most %1 characters"_s.arg(MaxStatusTextLength)};
     const auto bytes = QJsonDocument(meta).toJson(QJsonDocument::Compact).size();
     if (bytes > maxBytes)
-        return RuleError{Err::PresenceTooLarge,
-                         u"Presence meta of %1 bytes exceeds the limit of %2 bytes"_s.arg(bytes).arg(maxBytes)};
+        return Failure{Err::PresenceTooLarge,
+                       u"Presence meta of %1 bytes exceeds the limit of %2 bytes"_s.arg(bytes).arg(maxBytes),
+                       {{u"limit"_s, qint64(maxBytes)}}};
     return std::nullopt;
-}
-
-void notifyMentions(Hub &hub, MessageStore &store, const QObject *context, const QString &topic,
-                    const StoredMessage &message)
-{
-    if (message.mentions.isEmpty())
-        return;
-    const QJsonObject payload{{u"channel"_s, topic}, {u"message"_s, message.toJson()}};
-    const auto kind = topicKind(topic);
-    for (const auto &userId : message.mentions) {
-        if (userId == message.author.id)
-            continue;
-        if (kind.type == "public"_L1) {
-            hub.notifyUser(userId, Ev::Mention, payload);
-        } else if (kind.type == "dm"_L1) {
-            if (kind.dmUsers.contains(userId))
-                hub.notifyUser(userId, Ev::Mention, payload);
-        } else {
-            // Private: only members may learn the message exists.
-            Hub *h = &hub;
-            store.access(context, topic, userId, [h, userId, payload](const StoreResult<ChannelAccess> &access) {
-                if (access.ok() && access.value.allowed)
-                    h->notifyUser(userId, Ev::Mention, payload);
-            });
-        }
-    }
 }
 
 } // namespace Confab::Server

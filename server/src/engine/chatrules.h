@@ -1,5 +1,6 @@
 #pragma once
 
+#include "engine/failure.h"
 #include "storage/messagestore.h"
 
 #include <QtCore/QJsonObject>
@@ -8,18 +9,7 @@
 
 #include <optional>
 
-class QObject;
-
 namespace Confab::Server {
-
-class Hub;
-
-//! \brief Why an input was refused: a Protocol::Errors code and a reason for people.
-struct RuleError
-{
-    QLatin1StringView code;
-    QString message;
-};
 
 //! \name The chat input rules (docs/protocol.md "Chat"), shared by WebSocket and HTTP.
 //! @{
@@ -27,15 +17,12 @@ struct RuleError
 [[nodiscard]] bool isValidMessageId(const QString &id); //!< a UUID-like id
 [[nodiscard]] bool isValidEmoji(const QString &emoji);  //!< 1-32 characters, no whitespace
 //! \brief `message:send` / `POST /messages` fields into \a request (topic and author not set).
-[[nodiscard]] std::optional<RuleError> readSend(const QJsonObject &payload, int maxBody, AppendRequest &request);
-//! \brief A message body for send or edit.
-[[nodiscard]] std::optional<RuleError> checkBody(const QJsonValue &body, int maxBody);
+[[nodiscard]] std::optional<Failure> readSend(const QJsonObject &payload, int maxBody, AppendRequest &request);
+//! \brief A message body for send or edit: non-empty text of at most \a maxBody characters
+//! (code points: an emoji is one, whatever its UTF-16 length).
+[[nodiscard]] std::optional<Failure> checkBody(const QJsonValue &body, int maxBody);
 //! \brief Presence meta: its `status` and `status_text`, and its size.
-[[nodiscard]] std::optional<RuleError> checkPresenceMeta(const QJsonObject &meta, qsizetype maxBytes);
+[[nodiscard]] std::optional<Failure> checkPresenceMeta(const QJsonObject &meta, qsizetype maxBytes);
 //! @}
-
-//! \brief Tells every mentioned user (their connections, on `$system`) who may read \a topic.
-void notifyMentions(Hub &hub, MessageStore &store, const QObject *context, const QString &topic,
-                    const StoredMessage &message);
 
 } // namespace Confab::Server

@@ -1,7 +1,6 @@
 #include "engine/hub.h"
 
 #include "ops/metrics.h"
-#include "native/nativecodec.h"
 
 #include <QtCore/QJsonArray>
 
@@ -39,15 +38,6 @@ namespace {
 // External (HTTP) presence owners get ids no connection can have: connections count from 1.
 constexpr quint64 ExternalOwnerBase = quint64(1) << 62;
 
-bool diffIncludesActor(Dialect dialect)
-{
-    switch (dialect) {
-    case Dialect::Native:
-        return NativeCodec::PresenceDiffIncludesActor;
-    }
-    return false;
-}
-
 QList<PresenceEntry> visibleOnly(const QList<PresenceEntry> &entries)
 {
     QList<PresenceEntry> out;
@@ -65,7 +55,11 @@ bool isInvisible(const QJsonObject &meta)
     return meta.value("status"_L1).toString() == "invisible"_L1;
 }
 
-Hub::Hub(Metrics &metrics) : m_metrics(metrics) {}
+Hub::Hub(Metrics &metrics, Codecs codecs) : m_metrics(metrics), m_codecs(codecs)
+{
+    for ([[maybe_unused]] const auto *codec : m_codecs)
+        Q_ASSERT(codec);
+}
 Hub::~Hub() = default;
 
 std::shared_ptr<Hub::Channel> Hub::ensureChannel(const QString &topic)
@@ -123,7 +117,7 @@ Hub::LeaveResult Hub::leave(Subscriber *subscriber, const QString &topic)
         return LeaveResult::NotMember;
 
     untrack(subscriber, topic, std::nullopt, monotonicNs());
-    stopTyping(topic, m_userOf.value(subscriber), subscriber);
+    stopTyping(topic, m_userOf.value(subscriber), subscriber->subscriberId());
     removeMember(*channel, subscriber->subscriberId());
     dropIfEmpty(topic);
     return LeaveResult::Left;
@@ -136,7 +130,7 @@ bool Hub::isMember(const Subscriber *subscriber, const QString &topic) const
 }
 
 template<typename Encode>
-int Hub::fanOut(Channel &channel, const Subscriber *skip, Encode &&encode, qint64 receivedAtNs,
+int Hub::fanOut(Channel &channel, quint64 skipId, Encode &&encode, qint64 receivedAtNs,
                 SkipRule skipRule, qint64 messageSeq)
 {
     // Encode at most once per dialect; every recipient of that dialect gets the same string.
@@ -144,11 +138,13 @@ int Hub::fanOut(Channel &channel, const Subscriber *skip, Encode &&encode, qint6
     int delivered = 0;
     for (const auto &member : channel.members) {
         Subscriber *s = member.subscriber;
-        if (s == skip && (skipRule == SkipRule::Always || !diffIncludesActor(s->dialect())))
+        const auto &codec = *m_codecs[size_t(s->dialect())];
+        if (skipId != 0 && s->subscriberId() == skipId
+            && (skipRule == SkipRule::Always || !codec.presenceDiffIncludesActor()))
             continue;
         auto &frame = encoded[size_t(s->dialect())];
         if (!frame)
-            frame = encode(s->dialect());
+            frame = encode(codec);
         s->deliver(channel.topic, *frame, messageSeq);
         m_metrics.observeDeliveryLatency(monotonicNs() - receivedAtNs);
         ++delivered;
@@ -158,22 +154,22 @@ int Hub::fanOut(Channel &channel, const Subscriber *skip, Encode &&encode, qint6
 }
 
 int Hub::broadcast(const Subscriber *sender, const QString &topic, const QString &event,
-                   const QJsonValue &payload, qint64 receivedAtNs)
+                   const QByteArray &rawPayload, qint64 receivedAtNs)
 {
     const auto it = m_channels.find(topic);
     if (it == m_channels.end())
         return 0;
     auto channel = *it;
-    const Subscriber *skip = nullptr;
+    quint64 skip = 0;
     if (sender) {
         const auto pos = channel->index.constFind(sender->subscriberId());
         if (pos != channel->index.cend() && !channel->members[*pos].self)
-            skip = sender;
+            skip = sender->subscriberId();
     }
     m_metrics.broadcast();
     return fanOut(
-        *channel, skip, [&](Dialect) { return NativeCodec::broadcast(topic, event, payload); }, receivedAtNs,
-        SkipRule::Always);
+        *channel, skip, [&](const DialectCodec &codec) { return codec.broadcast(topic, event, rawPayload); },
+        receivedAtNs, SkipRule::Always);
 }
 
 PresenceEntry Hub::track(Subscriber *subscriber, const QString &topic, const QString &key,
@@ -183,10 +179,10 @@ PresenceEntry Hub::track(Subscriber *subscriber, const QString &topic, const QSt
     Q_ASSERT(channel && channel->index.contains(subscriber->subscriberId()));
     if (!channel)
         return {};
-    return trackOwner(*channel, subscriber->subscriberId(), subscriber, key, meta, receivedAtNs);
+    return trackOwner(*channel, subscriber->subscriberId(), subscriber->subscriberId(), key, meta, receivedAtNs);
 }
 
-PresenceEntry Hub::trackOwner(Channel &channel, quint64 owner, const Subscriber *actor, const QString &key,
+PresenceEntry Hub::trackOwner(Channel &channel, quint64 owner, quint64 actorId, const QString &key,
                               const QJsonObject &meta, qint64 receivedAtNs)
 {
     std::optional<PresenceEntry> before;
@@ -208,7 +204,7 @@ PresenceEntry Hub::trackOwner(Channel &channel, quint64 owner, const Subscriber 
     if (!joins.isEmpty() || !leaves.isEmpty()) {
         const auto &topic = channel.topic;
         fanOut(
-            channel, actor, [&](Dialect) { return NativeCodec::presenceDiff(topic, joins, leaves); },
+            channel, actorId, [&](const DialectCodec &codec) { return codec.presenceDiff(topic, joins, leaves); },
             receivedAtNs, SkipRule::UnlessDialectIncludesActor);
     }
     return result.entry;
@@ -220,10 +216,10 @@ bool Hub::untrack(Subscriber *subscriber, const QString &topic, const std::optio
     auto channel = m_channels.value(topic);
     if (!channel)
         return false;
-    return untrackOwner(*channel, subscriber->subscriberId(), subscriber, key, receivedAtNs);
+    return untrackOwner(*channel, subscriber->subscriberId(), subscriber->subscriberId(), key, receivedAtNs);
 }
 
-bool Hub::untrackOwner(Channel &channel, quint64 owner, const Subscriber *actor, const std::optional<QString> &key,
+bool Hub::untrackOwner(Channel &channel, quint64 owner, quint64 actorId, const std::optional<QString> &key,
                        qint64 receivedAtNs)
 {
     auto leaves = channel.presence.untrack(owner, key);
@@ -241,8 +237,8 @@ bool Hub::untrackOwner(Channel &channel, quint64 owner, const Subscriber *actor,
     if (!shown.isEmpty()) {
         const auto &topic = channel.topic;
         fanOut(
-            channel, actor, [&](Dialect) { return NativeCodec::presenceDiff(topic, {}, shown); }, receivedAtNs,
-            SkipRule::UnlessDialectIncludesActor);
+            channel, actorId, [&](const DialectCodec &codec) { return codec.presenceDiff(topic, {}, shown); },
+            receivedAtNs, SkipRule::UnlessDialectIncludesActor);
     }
     return true;
 }
@@ -255,7 +251,7 @@ PresenceEntry Hub::trackExternal(const QString &topic, const QString &owner, con
         id = ExternalOwnerBase + quint64(m_externalOwners.size());
     auto channel = ensureChannel(topic);
     channel->externalExpiry.insert(id, expiresAtMs);
-    return trackOwner(*channel, id, nullptr, key, meta, monotonicNs());
+    return trackOwner(*channel, id, 0, key, meta, monotonicNs());
 }
 
 bool Hub::untrackExternal(const QString &topic, const QString &owner)
@@ -265,7 +261,7 @@ bool Hub::untrackExternal(const QString &topic, const QString &owner)
     if (!id || !channel)
         return false;
     channel->externalExpiry.remove(id);
-    const bool removed = untrackOwner(*channel, id, nullptr, std::nullopt, monotonicNs());
+    const bool removed = untrackOwner(*channel, id, 0, std::nullopt, monotonicNs());
     dropIfEmpty(topic);
     return removed;
 }
@@ -281,7 +277,7 @@ void Hub::expireExternal(qint64 nowMs)
         }
         for (const auto owner : std::as_const(expired)) {
             channel->externalExpiry.remove(owner);
-            untrackOwner(*channel, owner, nullptr, std::nullopt, monotonicNs());
+            untrackOwner(*channel, owner, 0, std::nullopt, monotonicNs());
         }
         if (!expired.isEmpty())
             touched.append(channel->topic);
@@ -306,16 +302,25 @@ const PresenceTracker *Hub::presence(const QString &topic) const
     return it == m_channels.cend() ? nullptr : &(*it)->presence;
 }
 
-QString Hub::presenceStateFrame(const QString &topic, const Subscriber *viewer) const
+QList<QPair<QString, QList<PresenceEntry>>> Hub::presenceState(const QString &topic, quint64 viewerId) const
 {
+    QList<QPair<QString, QList<PresenceEntry>>> state;
     const auto *tracker = presence(topic);
-    const quint64 viewerId = viewer ? viewer->subscriberId() : 0;
-    return NativeCodec::presenceState(topic, tracker, [viewerId](const PresenceEntry &e) {
-        return !isInvisible(e.meta) || e.owner == viewerId;
-    });
+    if (!tracker)
+        return state;
+    for (const auto &key : tracker->keys()) {
+        QList<PresenceEntry> shown;
+        for (const auto &e : tracker->entries(key)) {
+            if (!isInvisible(e.meta) || (viewerId != 0 && e.owner == viewerId))
+                shown.append(e);
+        }
+        if (!shown.isEmpty())
+            state.append({key, shown});
+    }
+    return state;
 }
 
-int Hub::deliverChat(const Subscriber *except, const QString &topic, QLatin1StringView event,
+int Hub::deliverChat(quint64 exceptId, const QString &topic, QLatin1StringView event,
                      const QJsonObject &payload, qint64 messageSeq, qint64 receivedAtNs)
 {
     if (event == "message"_L1 && m_watchers.contains(topic)) {
@@ -330,8 +335,8 @@ int Hub::deliverChat(const Subscriber *except, const QString &topic, QLatin1Stri
         return 0;
     auto channel = *it;
     return fanOut(
-        *channel, except, [&](Dialect) { return NativeCodec::event(topic, event, payload); }, receivedAtNs,
-        SkipRule::Always, messageSeq);
+        *channel, exceptId, [&](const DialectCodec &codec) { return codec.event(topic, event, payload); },
+        receivedAtNs, SkipRule::Always, messageSeq);
 }
 
 void Hub::setUser(Subscriber *subscriber, const QString &userId)
@@ -357,23 +362,27 @@ int Hub::notifyUser(const QString &userId, QLatin1StringView event, const QJsonO
     if (it == m_users.cend())
         return 0;
     const QString systemTopic = u"$system"_s;
-    const auto frame = NativeCodec::event(systemTopic, event, payload);
-    for (auto *subscriber : *it)
-        subscriber->deliver(systemTopic, frame, 0);
+    std::array<std::optional<QString>, DialectCount> encoded;
+    for (auto *subscriber : *it) {
+        auto &frame = encoded[size_t(subscriber->dialect())];
+        if (!frame)
+            frame = m_codecs[size_t(subscriber->dialect())]->event(systemTopic, event, payload);
+        subscriber->deliver(systemTopic, *frame, 0);
+    }
     m_metrics.framesOut(quint64(it->size()));
     return int(it->size());
 }
 
-void Hub::sendTyping(Channel &channel, const Subscriber *skip, const ChatUser &user, bool typing)
+void Hub::sendTyping(Channel &channel, quint64 skipId, const ChatUser &user, bool typing)
 {
     const QJsonObject payload{{u"user"_s, QJsonObject{{u"id"_s, user.id}, {u"name"_s, user.name}}},
                               {u"typing"_s, typing}};
     fanOut(
-        channel, skip, [&](Dialect) { return NativeCodec::event(channel.topic, "typing"_L1, payload); },
+        channel, skipId, [&](const DialectCodec &codec) { return codec.event(channel.topic, "typing"_L1, payload); },
         monotonicNs(), SkipRule::Always);
 }
 
-void Hub::startTyping(const QString &topic, const ChatUser &user, qint64 expiresAtMs, const Subscriber *actor)
+void Hub::startTyping(const QString &topic, const ChatUser &user, qint64 expiresAtMs, quint64 actorId)
 {
     auto channel = ensureChannel(topic);
     auto it = channel->typing.find(user.id);
@@ -382,10 +391,10 @@ void Hub::startTyping(const QString &topic, const ChatUser &user, qint64 expires
         return;
     }
     channel->typing.insert(user.id, Channel::Typing{user, expiresAtMs});
-    sendTyping(*channel, actor, user, true);
+    sendTyping(*channel, actorId, user, true);
 }
 
-void Hub::stopTyping(const QString &topic, const QString &userId, const Subscriber *actor)
+void Hub::stopTyping(const QString &topic, const QString &userId, quint64 actorId)
 {
     auto channel = m_channels.value(topic);
     if (!channel || userId.isEmpty())
@@ -395,7 +404,7 @@ void Hub::stopTyping(const QString &topic, const QString &userId, const Subscrib
         return;
     const auto user = it->user;
     channel->typing.erase(it);
-    sendTyping(*channel, actor, user, false);
+    sendTyping(*channel, actorId, user, false);
     dropIfEmpty(topic);
 }
 
@@ -415,7 +424,7 @@ void Hub::expireTyping(qint64 nowMs)
         }
         auto keepAlive = channel; // a stop cannot remove it mid-loop, but be safe with fan-out
         for (const auto &user : std::as_const(expired))
-            sendTyping(*keepAlive, nullptr, user, false);
+            sendTyping(*keepAlive, 0, user, false);
     }
     // Channels kept only by an HTTP client's typing go once it ends.
     const auto topics = m_channels.keys();
@@ -433,14 +442,6 @@ QList<ChatUser> Hub::typingUsers(const QString &topic) const
         users.append(t.user);
     std::sort(users.begin(), users.end(), [](const ChatUser &a, const ChatUser &b) { return a.id < b.id; });
     return users;
-}
-
-QString Hub::typingStateFrame(const QString &topic) const
-{
-    QJsonArray users;
-    for (const auto &u : typingUsers(topic))
-        users.append(QJsonObject{{u"id"_s, u.id}, {u"name"_s, u.name}});
-    return NativeCodec::event(topic, "typing_state"_L1, QJsonObject{{u"users"_s, users}});
 }
 
 bool Hub::hasChannel(const QString &topic) const

@@ -1,8 +1,9 @@
 #pragma once
 
-#include "storage/messagestore.h"
+#include "engine/codec.h"
 #include "engine/presencetracker.h"
 #include "engine/subscriber.h"
+#include "storage/messagestore.h"
 
 #include <QtCore/QHash>
 #include <QtCore/QJsonValue>
@@ -10,6 +11,7 @@
 #include <QtCore/QSet>
 #include <QtCore/QString>
 
+#include <array>
 #include <memory>
 #include <optional>
 
@@ -19,14 +21,18 @@ class Metrics;
 
 //! \brief The authoritative state of this node's channels: members, presence and typing.
 //!
-//! Knows no wire format and no socket: it talks to Subscribers and asks the dialect codecs to
-//! encode each delivery once per dialect present (see fanOut()). Every protocol session and the
-//! REST API go through it, so there is one place where delivery rules live.
+//! Knows no wire format and no socket: it talks to Subscribers and asks each dialect's codec
+//! (registered by its door) to encode a delivery once per dialect present (see fanOut()). Every
+//! door and the REST API go through it, so there is one place where delivery rules live.
 //! Single-threaded: all calls come from the thread that owns it.
+//!
+//! Lifetime: owned by the Server; every Subscriber leaves (or is destroyed) before the hub is.
 class Hub
 {
 public:
-    explicit Hub(Metrics &metrics);
+    using Codecs = std::array<const DialectCodec *, DialectCount>;
+    //! \param codecs one per Dialect, each outliving the hub
+    Hub(Metrics &metrics, Codecs codecs);
     ~Hub();
     Hub(const Hub &) = delete;
     Hub &operator=(const Hub &) = delete;
@@ -44,10 +50,11 @@ public:
 
     //! \brief Delivers a broadcast to every member of \a topic, except \a sender unless it
     //! joined with self. \a sender is null for server-side (REST) broadcasts, which reach all.
+    //! \param rawPayload the payload's JSON text exactly as the sender wrote it (empty: none)
     //! \param receivedAtNs monotonicNs() when the request arrived, for the latency histogram
     //! \return the number of frames delivered on this node
     int broadcast(const Subscriber *sender, const QString &topic, const QString &event,
-                  const QJsonValue &payload, qint64 receivedAtNs);
+                  const QByteArray &rawPayload, qint64 receivedAtNs);
 
     //! \brief Tracks presence; the subscriber must be a member. Returns the stored entry. An
     //! entry whose meta has `"status":"invisible"` is kept but never shown to others.
@@ -60,27 +67,29 @@ public:
 
     //! \brief The presence of \a topic, or null when the channel does not exist.
     [[nodiscard]] const PresenceTracker *presence(const QString &topic) const;
-    //! \brief The `presence_state` frame as \a viewer may see it (others' invisible entries out).
-    [[nodiscard]] QString presenceStateFrame(const QString &topic, const Subscriber *viewer) const;
+    //! \brief The presence state as subscriber \a viewerId may see it: every key with its
+    //! entries, others' invisible entries left out (0: a viewer with no entries of its own).
+    [[nodiscard]] QList<QPair<QString, QList<PresenceEntry>>> presenceState(const QString &topic,
+                                                                            quint64 viewerId) const;
 
     //! \name Chat
     //! @{
     //! \brief Delivers a stored chat event (`message`, `message:edited`, …) to every member of
-    //! \a topic except \a except (the session that caused it, which got a reply instead).
-    int deliverChat(const Subscriber *except, const QString &topic, QLatin1StringView event,
+    //! \a topic except subscriber \a exceptId (the one that caused it, which got a reply
+    //! instead; 0 for none). An id, not a pointer: the sender may be gone by the commit.
+    int deliverChat(quint64 exceptId, const QString &topic, QLatin1StringView event,
                     const QJsonObject &payload, qint64 messageSeq, qint64 receivedAtNs);
     //! \brief Which user a subscriber is (for mentions); an empty id forgets it.
     void setUser(Subscriber *subscriber, const QString &userId);
     //! \brief Sends `mention` on `$system` to every connection of \a userId; returns how many.
     int notifyUser(const QString &userId, QLatin1StringView event, const QJsonObject &payload);
     //! \brief Typing starts (or is renewed) for \a user in \a topic until \a expiresAtMs
-    //! (monotonic ms); the others (all but \a actor) are told when it starts, not when renewed.
-    void startTyping(const QString &topic, const ChatUser &user, qint64 expiresAtMs, const Subscriber *actor);
-    void stopTyping(const QString &topic, const QString &userId, const Subscriber *actor);
+    //! (monotonic ms); the others (all but subscriber \a actorId) are told when it starts, not
+    //! when renewed.
+    void startTyping(const QString &topic, const ChatUser &user, qint64 expiresAtMs, quint64 actorId);
+    void stopTyping(const QString &topic, const QString &userId, quint64 actorId);
     //! \brief Ends every typing indicator that expired by \a nowMs (the server's sweep).
     void expireTyping(qint64 nowMs);
-    //! \brief The `typing_state` frame: who is typing in \a topic now.
-    [[nodiscard]] QString typingStateFrame(const QString &topic) const;
 
     //! \brief Presence of a client without a connection (HTTP): kept until \a expiresAtMs
     //! (monotonic ms) unless posted again. \a owner names it (e.g. "http:alice").
@@ -126,18 +135,19 @@ private:
     //! dialects whose presence diffs exclude the actor (Phoenix includes it, native does not).
     enum class SkipRule { Always, UnlessDialectIncludesActor };
     template<typename Encode>
-    int fanOut(Channel &channel, const Subscriber *skip, Encode &&encode, qint64 receivedAtNs,
+    int fanOut(Channel &channel, quint64 skipId, Encode &&encode, qint64 receivedAtNs,
                SkipRule skipRule, qint64 messageSeq = 0);
     void removeMember(Channel &channel, quint64 subscriberId);
-    void sendTyping(Channel &channel, const Subscriber *skip, const ChatUser &user, bool typing);
+    void sendTyping(Channel &channel, quint64 skipId, const ChatUser &user, bool typing);
     std::shared_ptr<Channel> ensureChannel(const QString &topic);
     void dropIfEmpty(const QString &topic);
-    PresenceEntry trackOwner(Channel &channel, quint64 owner, const Subscriber *actor, const QString &key,
+    PresenceEntry trackOwner(Channel &channel, quint64 owner, quint64 actorId, const QString &key,
                              const QJsonObject &meta, qint64 receivedAtNs);
-    bool untrackOwner(Channel &channel, quint64 owner, const Subscriber *actor, const std::optional<QString> &key,
+    bool untrackOwner(Channel &channel, quint64 owner, quint64 actorId, const std::optional<QString> &key,
                       qint64 receivedAtNs);
 
     Metrics &m_metrics;
+    Codecs m_codecs;
     QHash<QString, std::shared_ptr<Channel>> m_channels;
     QHash<QString, QSet<Subscriber *>> m_users; // user id → its connections, for mentions
     QHash<const Subscriber *, QString> m_userOf;

@@ -1,50 +1,54 @@
 #pragma once
 
-#include "net/listener.h"
-#include "storage/messagestore.h"
-
-#include <functional>
-#include <optional>
+#include "http/router.h"
+#include "ops/serverconfig.h"
 
 #include <QtCore/QObject>
 
+#include <memory>
+#include <unordered_map>
+
 namespace Confab::Server {
 
-class Server;
+class ChatService;
+class Hub;
+class Policy;
 
-//! \brief The chat HTTP fallback for clients that cannot hold a WebSocket (docs/rest.md in the
-//! README): `POST /messages`, `GET /channels/:channel/messages`, `GET /poll` (long-poll),
-//! `POST /typing`, `GET|POST /presence/:channel`.
+//! \brief The chat HTTP fallback for clients that cannot hold a WebSocket (docs/protocol.md
+//! "HTTP fallback"): `POST /messages`, `GET /channels/<channel>/messages`, `GET /poll`
+//! (long-poll), `POST /typing`, `GET|POST /presence/<channel>`.
 //!
-//! Why not QHttpServer routes: these answer after the store commits or after a long wait, and
-//! QHttpServer 6.4 cannot answer later safely (its deferred responders keep a raw socket pointer,
-//! and its QFuture path keeps a reference to a request that is gone by then). So the listener
-//! hands these requests here: each is read whole (the guard has already bounded head and body),
-//! answered once, and the connection closed.
-class ChatHttp : public QObject
+//! Parses requests into the ChatService (the same service the WebSocket door uses) and encodes
+//! its results as JSON with the status httpStatusFor() gives. Owns the long-polls that wait for
+//! the next message: each is answered by the message, by its timeout, or by shutdown().
+class ChatRoutes : public QObject
 {
     Q_OBJECT
 public:
-    explicit ChatHttp(Server &server, QObject *parent = nullptr);
-    ~ChatHttp() override;
+    ChatRoutes(const ServerConfig &config, ChatService &chat, Hub &hub, const Policy &policy, HttpRouter &router);
+    ~ChatRoutes() override;
 
-    //! \brief Takes \a socket if \a head is one of the chat routes (true), else leaves it.
-    bool take(QTcpSocket *socket, const RequestHead &head);
+    //! \brief Answers every waiting long-poll now (with what it has: nothing new), so clients
+    //! get an answer rather than a reset when the server stops.
+    void shutdown();
 
 private:
-    class Exchange;
-    void dispatch(Exchange *exchange);
-    //! Who asks, and whether they may use \a topic; calls \a next, or answers the refusal.
-    void access(Exchange *exchange, const QJsonObject &body, const QString &topic, bool needUser,
-                std::function<void(std::optional<ChatUser>)> next);
-    void postMessage(Exchange *exchange);
-    void getMessages(Exchange *exchange, const QString &topic);
-    void poll(Exchange *exchange);
-    void postTyping(Exchange *exchange);
-    void getPresence(Exchange *exchange, const QString &topic);
-    void postPresence(Exchange *exchange, const QString &topic);
+    class PollWait;
+    void postMessage(const HttpRequest &request, const HttpResponder &responder);
+    void getMessages(const HttpRequest &request, const HttpResponder &responder);
+    void poll(const HttpRequest &request, const HttpResponder &responder);
+    void postTyping(const HttpRequest &request, const HttpResponder &responder);
+    void getPresence(const HttpRequest &request, const HttpResponder &responder);
+    void postPresence(const HttpRequest &request, const HttpResponder &responder);
+    void wait(const QString &topic, qint64 since, std::chrono::milliseconds timeout, const HttpResponder &responder);
+    void endWait(PollWait *wait);
 
-    Server &m_server;
+    const ServerConfig &m_config;
+    ChatService &m_chat;
+    Hub &m_hub;
+    const Policy &m_policy;
+    std::unordered_map<PollWait *, std::unique_ptr<PollWait>> m_waits;
+    bool m_shuttingDown = false;
 };
 
 } // namespace Confab::Server

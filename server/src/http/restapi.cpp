@@ -1,48 +1,28 @@
 #include "http/restapi.h"
 
 #include "engine/hub.h"
-#include "auth/jwtverifier.h"
+#include "engine/policy.h"
+#include "http/message.h"
+#include "http/router.h"
 #include "ops/logging.h"
-#include "storage/messagestore.h"
 #include "ops/metrics.h"
-#include "server.h"
-#include "auth/sessionissuer.h"
-#include "engine/subscriber.h"
+#include "storage/messagestore.h"
 
 #include <ConfabProtocol/codes.h>
+#include <ConfabProtocol/json.h>
 
 #include <QtCore/QJsonArray>
-#include <QtCore/QJsonDocument>
+#include <QtCore/QPointer>
 
-#include <functional>
-#include <vector>
-#include <QtHttpServer/QHttpServer>
-#include <QtHttpServer/QHttpServerRequest>
-#include <QtHttpServer/QHttpServerResponse>
+#include <memory>
 
 using namespace Qt::StringLiterals;
 
 namespace Confab::Server {
 
+namespace Err = Confab::Protocol::Errors;
+
 namespace {
-
-using Status = QHttpServerResponse::StatusCode;
-using Method = QHttpServerRequest::Method;
-
-QHttpServerResponse errorResponse(Status status, QLatin1StringView code, const QString &message)
-{
-    return QHttpServerResponse(
-        QJsonObject{{u"error"_s, QJsonObject{{u"code"_s, QString(code)}, {u"message"_s, message}}}},
-        status);
-}
-
-QHttpServerResponse methodNotAllowed(QByteArrayView allow)
-{
-    auto response = errorResponse(Status::MethodNotAllowed, "METHOD_NOT_ALLOWED"_L1,
-                                  u"Use %1 on this path"_s.arg(QString::fromLatin1(allow)));
-    response.setHeader("Allow", allow.toByteArray());
-    return response;
-}
 
 QJsonObject channelJson(const Hub::ChannelInfo &info)
 {
@@ -52,207 +32,238 @@ QJsonObject channelJson(const Hub::ChannelInfo &info)
             {u"presenceEntries"_s, qint64(info.presenceEntries)}};
 }
 
+QString originOf(const HttpRequest &request)
+{
+    return u"http "_s + request.peer.toString();
+}
+
 } // namespace
 
-struct HttpApi::Private
+Outcome<Caller> RestApi::callerOf(const Policy &policy, const HttpRequest &request, const QJsonObject &body)
 {
-    Server &server;
-    QHttpServer http;
-    SessionIssuer sessions; // POST /api/session
-
-    //! nullopt when the request may proceed; otherwise the 401 to send.
-    std::optional<QHttpServerResponse> authorize(const QHttpServerRequest &request) const
-    {
-        const auto *verifier = server.verifier();
-        if (!verifier)
-            return std::nullopt;
-        const auto header = request.value("Authorization");
-        if (!header.startsWith("Bearer ") || header.size() <= 7)
-            return errorResponse(Status::Unauthorized, Protocol::Errors::AuthTokenRequired,
-                                 u"Missing authorization header: send Authorization: Bearer <token>"_s);
-        const auto result = verifier->verify(header.mid(7).trimmed());
-        if (!result.ok()) {
-            logEvent(lcAuth(), QtInfoMsg, "auth.http_refused",
-                     QJsonObject{{u"path"_s, request.url().path()},
-                                 {u"code"_s, QString(result.error.code)}});
-            return errorResponse(Status::Unauthorized, result.error.code, result.error.reason);
-        }
-        return std::nullopt;
+    auto caller = policy.fromBearer(request.header("authorization"), originOf(request));
+    if (!caller.ok())
+        return caller;
+    QJsonObject declared = body.value("user"_L1).toObject();
+    if (declared.isEmpty()) {
+        const auto query = request.query();
+        if (query.hasQueryItem(u"user"_s))
+            declared = {{u"id"_s, query.queryItemValue(u"user"_s, QUrl::FullyDecoded)},
+                        {u"name"_s, query.queryItemValue(u"name"_s, QUrl::FullyDecoded)}};
     }
+    return policy.withDeclaredUser(*caller.value, declared);
+}
 
-    //! Every request of a route: counts it, answers another method with 405, and checks the
-    //! Bearer token of \a secured routes when auth is on.
-    template<typename Handler>
-    QHttpServerResponse serve(const QHttpServerRequest &request, Method method, bool secured,
-                              const Handler &handler)
-    {
-        server.metrics().httpRequest();
-        if (request.method() != method)
-            return methodNotAllowed(method == Method::Get ? "GET" : "POST");
-        if (secured) {
-            if (auto refusal = authorize(request))
-                return std::move(*refusal);
-        }
-        return handler(request);
+HttpResponse RestApi::refusal(const Failure &failure)
+{
+    return HttpResponse::error(httpStatusFor(failure.code), failure.code, failure.message);
+}
+
+RestApi::RestApi(RestContext context, HttpRouter &router)
+    : m_context(std::move(context)), m_sessions(m_context.config.auth, m_context.config.limits)
+{
+    router.route("/", {{"GET", [this](const HttpRequest &, const HttpResponder &r) {
+        r.respond(HttpResponse::json(200, {{u"status"_s, u"ok"_s},
+                                           {u"message"_s, u"Confab realtime server"_s},
+                                           {u"version"_s, QStringLiteral(CONFAB_VERSION)},
+                                           // Which sign-in form a client should offer.
+                                           {u"auth"_s, m_context.authMode()}}));
+    }}});
+    router.route("/health", {{"GET", [this](const HttpRequest &, const HttpResponder &r) { health(r); }}});
+    router.route("/metrics", {{"GET", [this](const HttpRequest &request, const HttpResponder &r) {
+        const auto caller = callerOf(m_context.policy, request);
+        if (!caller.ok())
+            return r.respond(refusal(caller.failure));
+        if (const auto denied = m_context.policy.mayOperate(*caller.value))
+            return r.respond(refusal(*denied));
+        HttpResponse response;
+        response.contentType = "text/plain; version=0.0.4; charset=utf-8";
+        response.body = m_context.prometheus();
+        r.respond(response);
+    }}});
+    router.route("/api/stats", {{"GET", [this](const HttpRequest &request, const HttpResponder &r) {
+        const auto caller = callerOf(m_context.policy, request);
+        if (!caller.ok())
+            return r.respond(refusal(caller.failure));
+        if (const auto denied = m_context.policy.mayOperate(*caller.value))
+            return r.respond(refusal(*denied));
+        r.respond(HttpResponse::json(200, m_context.stats()));
+    }}});
+    router.route("/api/channels", {{"GET", [this](const HttpRequest &request, const HttpResponder &r) {
+        channels(request, r);
+    }}});
+    router.prefixRoute("/api/channels/", {}, {{"GET", [this](const HttpRequest &request, const HttpResponder &r) {
+        channel(request, r);
+    }}});
+    // Not secured: this is where a client without a token gets one.
+    router.route("/api/session", {{"POST", [this](const HttpRequest &request, const HttpResponder &r) {
+        const auto outcome = m_sessions.issue(request.body, request.peer, monotonicNs() / 1'000'000);
+        auto response = HttpResponse::json(outcome.status, outcome.body);
+        if (outcome.retryAfterSeconds > 0)
+            response.withHeader("Retry-After", QByteArray::number(outcome.retryAfterSeconds));
+        r.respond(response);
+    }}});
+    router.route("/api/broadcast", {{"POST", [this](const HttpRequest &request, const HttpResponder &r) {
+        broadcast(request, r);
+    }}});
+}
+
+void RestApi::addMetricsRoutes(RestContext context, HttpRouter &router)
+{
+    auto shared = std::make_shared<RestContext>(std::move(context));
+    router.route("/metrics", {{"GET", [shared](const HttpRequest &, const HttpResponder &r) {
+        HttpResponse response;
+        response.contentType = "text/plain; version=0.0.4; charset=utf-8";
+        response.body = shared->prometheus();
+        r.respond(response);
+    }}});
+    router.route("/health", {{"GET", [shared](const HttpRequest &, const HttpResponder &r) {
+        r.respond(HttpResponse::json(200, {{u"status"_s, u"healthy"_s},
+                                           {u"version"_s, QStringLiteral(CONFAB_VERSION)},
+                                           {u"uptimeSeconds"_s, shared->uptimeSeconds()},
+                                           {u"connections"_s, shared->connectionCount()},
+                                           {u"dependencies"_s, QJsonObject{{u"storage"_s, shared->store.health()}}}}));
+    }}});
+}
+
+void RestApi::health(const HttpResponder &responder) const
+{
+    const auto &hub = m_context.hub;
+    responder.respond(HttpResponse::json(200, {
+        {u"status"_s, u"healthy"_s},
+        {u"version"_s, QStringLiteral(CONFAB_VERSION)},
+        {u"uptimeSeconds"_s, m_context.uptimeSeconds()},
+        {u"connections"_s, m_context.connectionCount()},
+        {u"totalChannels"_s, qint64(hub.channelCount())},
+        {u"totalMembers"_s, qint64(hub.membershipCount())},
+        {u"auth"_s, m_context.authMode()},
+        // Each dependency with its latency; the Redis backplane joins here when configured.
+        {u"dependencies"_s, QJsonObject{{u"storage"_s, m_context.store.health()}}},
+    }));
+}
+
+void RestApi::channels(const HttpRequest &request, const HttpResponder &responder) const
+{
+    const auto caller = callerOf(m_context.policy, request);
+    if (!caller.ok()) {
+        responder.respond(refusal(caller.failure));
+        return;
     }
-
-    template<typename Handler>
-    void route(const char *path, Method method, bool secured, Handler handler)
+    const auto all = m_context.hub.channels();
+    // A user sees exactly the channels they may read; the operator sees every one.
+    struct Listing
     {
-        http.route(QString::fromLatin1(path), [=, this](const QHttpServerRequest &request) {
-            return serve(request, method, secured, handler);
-        });
-    }
-
-    //! Paths with a parameter (`/api/channels/<topic>`) are matched here, on the still-encoded
-    //! path: QHttpServer 6.4 decodes the path before routing, so a topic with an encoded '/'
-    //! (%2F) would otherwise split into two segments and match nothing.
-    struct PrefixRoute
-    {
-        QByteArray prefix;
-        std::function<QHttpServerResponse(const QHttpServerRequest &)> handle;
+        QList<Hub::ChannelInfo> channels;
+        QList<bool> visible;
+        qsizetype pending = 0;
     };
-    std::vector<PrefixRoute> prefixRoutes;
-
-    template<typename Handler>
-    void prefixRoute(const char *prefix, Method method, bool secured, Handler handler)
-    {
-        prefixRoutes.push_back({QByteArray(prefix), [=, this](const QHttpServerRequest &request) {
-                                    return serve(request, method, secured, handler);
-                                }});
+    auto listing = std::make_shared<Listing>(Listing{all, QList<bool>(all.size(), false), all.size()});
+    auto finish = [listing, responder] {
+        QJsonArray list;
+        for (qsizetype i = 0; i < listing->channels.size(); ++i) {
+            if (listing->visible.at(i))
+                list.append(channelJson(listing->channels.at(i)));
+        }
+        responder.respond(HttpResponse::json(200, {{u"channels"_s, list}, {u"count"_s, list.size()}}));
+    };
+    if (all.isEmpty()) {
+        finish();
+        return;
     }
-
-    QHttpServerResponse health() const
-    {
-        const auto &hub = server.hub();
-        return QHttpServerResponse(QJsonObject{
-            {u"status"_s, u"healthy"_s},
-            {u"version"_s, QStringLiteral(CONFAB_VERSION)},
-            {u"uptimeSeconds"_s, server.uptimeSeconds()},
-            {u"connections"_s, server.connectionCount()},
-            {u"totalChannels"_s, qint64(hub.channelCount())},
-            {u"totalMembers"_s, qint64(hub.membershipCount())},
-            {u"auth"_s, server.authMode()},
-            // Each dependency with its latency; the Redis backplane joins here when configured.
-            {u"dependencies"_s, QJsonObject{{u"storage"_s, server.store().health()}}},
+    for (qsizetype i = 0; i < all.size(); ++i) {
+        m_context.policy.authorize(*caller.value, all.at(i).topic, Right::Read, responder.context(),
+                                   [listing, i, finish](const std::optional<Failure> &denied) {
+            listing->visible[i] = !denied;
+            if (--listing->pending == 0)
+                finish();
         });
     }
+}
 
-    QHttpServerResponse channels() const
-    {
-        QJsonArray list;
-        for (const auto &info : server.hub().channels())
-            list.append(channelJson(info));
-        return QHttpServerResponse(QJsonObject{{u"channels"_s, list}, {u"count"_s, list.size()}});
+void RestApi::channel(const HttpRequest &request, const HttpResponder &responder) const
+{
+    const auto topic = request.pathRest;
+    const auto caller = callerOf(m_context.policy, request);
+    if (!caller.ok()) {
+        responder.respond(refusal(caller.failure));
+        return;
     }
-
-    QHttpServerResponse channel(const QHttpServerRequest &request) const
-    {
-        // The topic is the rest of the path, percent-decoded once ("room%3Ax" → "room:x"), so
-        // topics containing '/' work when the client encodes it as %2F.
-        const auto encoded = request.url().path(QUrl::FullyEncoded).toUtf8();
-        const QByteArray prefix = "/api/channels/";
-        const QString topic = QString::fromUtf8(QByteArray::fromPercentEncoding(encoded.mid(prefix.size())));
-        if (topic.isEmpty() || topic.size() > Protocol::Bounds::MaxTopicLength)
-            return errorResponse(Status::BadRequest, Protocol::Errors::InvalidTopic,
-                                 u"topic must be 1 to %1 characters"_s.arg(Protocol::Bounds::MaxTopicLength));
-        const auto &hub = server.hub();
+    m_context.policy.authorize(*caller.value, topic, Right::Presence, responder.context(),
+                               [this, topic, responder](const std::optional<Failure> &denied) {
+        if (denied) {
+            responder.respond(refusal(*denied));
+            return;
+        }
+        const auto &hub = m_context.hub;
         const auto info = hub.channel(topic).value_or(Hub::ChannelInfo{topic, 0, 0, 0});
         QJsonArray members;
         for (const auto &id : hub.memberClientIds(topic))
             members.append(QJsonObject{{u"clientId"_s, id}});
         QJsonObject presence;
-        if (const auto *tracker = hub.presence(topic)) {
-            for (const auto &key : tracker->keys())
-                presence.insert(key, qint64(tracker->entries(key).size()));
-        }
+        for (const auto &[key, entries] : hub.presenceState(topic, 0))
+            presence.insert(key, qint64(entries.size()));
         auto body = channelJson(info);
         body.insert(u"members"_s, members);
         body.insert(u"presence"_s, presence);
-        return QHttpServerResponse(body);
-    }
-
-    QHttpServerResponse broadcast(const QHttpServerRequest &request) const
-    {
-        const qint64 receivedAt = monotonicNs();
-        QJsonParseError parseError;
-        const auto doc = QJsonDocument::fromJson(request.body(), &parseError);
-        if (parseError.error != QJsonParseError::NoError || !doc.isObject())
-            return errorResponse(Status::BadRequest, "INVALID_BODY"_L1,
-                                 u"Invalid request body: expected a JSON object {topic, event, payload}"_s);
-        const auto body = doc.object();
-        const auto topic = body.value("topic"_L1);
-        const auto event = body.value("event"_L1);
-        if (!topic.isString() || topic.toString().isEmpty() || !event.isString()
-            || event.toString().isEmpty())
-            return errorResponse(Status::BadRequest, "MISSING_FIELD"_L1, u"Missing topic or event"_s);
-        if (topic.toString().size() > Protocol::Bounds::MaxTopicLength)
-            return errorResponse(Status::BadRequest, Protocol::Errors::InvalidTopic,
-                                 u"topic must be at most %1 characters"_s.arg(Protocol::Bounds::MaxTopicLength));
-        if (event.toString().size() > Protocol::Bounds::MaxEventLength)
-            return errorResponse(Status::BadRequest, Protocol::Errors::InvalidEvent,
-                                 u"event must be at most %1 characters"_s.arg(Protocol::Bounds::MaxEventLength));
-        const auto limit = server.config().limits.maxMessageBytes;
-        if (request.body().size() > limit)
-            return errorResponse(Status::PayloadTooLarge, Protocol::Errors::MessageTooLarge,
-                                 u"A broadcast may be at most %1 bytes, like a WebSocket frame"_s.arg(limit));
-        const int recipients = server.hub().broadcast(nullptr, topic.toString(), event.toString(),
-                                                      body.value("payload"_L1), receivedAt);
-        return QHttpServerResponse(QJsonObject{{u"status"_s, u"ok"_s}, {u"recipientCount"_s, recipients}});
-    }
-};
-
-HttpApi::HttpApi(Server &server, QObject *parent) : QObject(parent), d(new Private{server, QHttpServer(), SessionIssuer(server.config().auth, server.config().limits), {}})
-{
-    d->route("/", Method::Get, false, [this](const QHttpServerRequest &) {
-        return QHttpServerResponse(QJsonObject{{u"status"_s, u"ok"_s},
-                                               {u"message"_s, u"Confab realtime server"_s},
-                                               {u"version"_s, QStringLiteral(CONFAB_VERSION)},
-                                               // Which sign-in form a client should offer.
-                                               {u"auth"_s, d->server.authMode()}});
-    });
-    d->route("/health", Method::Get, false, [this](const QHttpServerRequest &) { return d->health(); });
-    d->route("/metrics", Method::Get, true, [this](const QHttpServerRequest &) {
-        return QHttpServerResponse("text/plain; version=0.0.4; charset=utf-8"_ba,
-                                   d->server.prometheusMetrics());
-    });
-    d->route("/api/stats", Method::Get, true,
-             [this](const QHttpServerRequest &) { return QHttpServerResponse(d->server.stats()); });
-    d->route("/api/channels", Method::Get, true, [this](const QHttpServerRequest &) { return d->channels(); });
-    d->prefixRoute("/api/channels/", Method::Get, true,
-                   [this](const QHttpServerRequest &request) { return d->channel(request); });
-    // Not secured: this is where a client without a token gets one.
-    d->route("/api/session", Method::Post, false, [this](const QHttpServerRequest &request) {
-        const auto outcome = d->sessions.issue(request.body(), request.remoteAddress(), monotonicNs() / 1'000'000);
-        QHttpServerResponse response(outcome.body, Status(outcome.status));
-        if (outcome.retryAfterSeconds > 0)
-            response.setHeader("Retry-After", QByteArray::number(outcome.retryAfterSeconds));
-        return response;
-    });
-    d->route("/api/broadcast", Method::Post, true,
-             [this](const QHttpServerRequest &request) { return d->broadcast(request); });
-
-    d->http.setMissingHandler([this](const QHttpServerRequest &request, QHttpServerResponder &&responder) {
-        const auto encodedPath = request.url().path(QUrl::FullyEncoded).toUtf8();
-        for (const auto &route : d->prefixRoutes) {
-            if (encodedPath.startsWith(route.prefix) && encodedPath.size() > route.prefix.size()) {
-                route.handle(request).write(std::move(responder));
-                return;
-            }
-        }
-        d->server.metrics().httpRequest();
-        const QJsonObject error{{u"code"_s, u"NOT_FOUND"_s},
-                                {u"message"_s, u"No route for %1"_s.arg(request.url().path())}};
-        responder.write(QJsonDocument(QJsonObject{{u"error"_s, error}}).toJson(QJsonDocument::Compact),
-                        "application/json"_ba, QHttpServerResponder::StatusCode::NotFound);
+        responder.respond(HttpResponse::json(200, body));
     });
 }
 
-HttpApi::~HttpApi() = default;
-
-void HttpApi::bind(QTcpServer *listener)
+void RestApi::broadcast(const HttpRequest &request, const HttpResponder &responder) const
 {
-    d->http.bind(listener);
+    const auto limit = m_context.config.limits.maxMessageBytes;
+    if (request.body.size() > limit) {
+        responder.respond(HttpResponse::error(413, Err::MessageTooLarge,
+                                              u"A broadcast may be at most %1 bytes, like a WebSocket frame"_s.arg(limit)));
+        return;
+    }
+    QString whyNot;
+    const auto body = request.jsonBody(&whyNot);
+    if (!body) {
+        responder.respond(HttpResponse::error(
+            400, "INVALID_BODY"_L1, u"Invalid request body: expected a JSON object {topic, event, payload}: "_s + whyNot));
+        return;
+    }
+    const auto topic = body->value("topic"_L1);
+    const auto event = body->value("event"_L1);
+    if (!topic.isString() || topic.toString().isEmpty() || !event.isString() || event.toString().isEmpty()) {
+        responder.respond(HttpResponse::error(400, "MISSING_FIELD"_L1, u"Missing topic or event"_s));
+        return;
+    }
+    if (event.toString().size() > Protocol::Bounds::MaxEventLength) {
+        responder.respond(HttpResponse::error(
+            400, Err::InvalidEvent, u"event must be at most %1 characters"_s.arg(Protocol::Bounds::MaxEventLength)));
+        return;
+    }
+    const auto caller = callerOf(m_context.policy, request, *body);
+    if (!caller.ok()) {
+        responder.respond(refusal(caller.failure));
+        return;
+    }
+    // The payload is relayed as its bytes, exactly as a WebSocket broadcast is.
+    const auto raw = Protocol::Json::objectMember(request.body, u"payload");
+    const QByteArray payload = raw ? raw->toByteArray() : QByteArray();
+    const qint64 receivedAt = request.receivedAtNs;
+    auto deliver = [this, responder, topic = topic.toString(), event = event.toString(), payload, receivedAt] {
+        const int recipients = m_context.hub.broadcast(nullptr, topic, event, payload, receivedAt);
+        responder.respond(HttpResponse::json(200, {{u"status"_s, u"ok"_s}, {u"recipientCount"_s, recipients}}));
+    };
+    if (const auto badName = Policy::checkTopic(topic.toString())) {
+        responder.respond(refusal(*badName));
+        return;
+    }
+    // The operator broadcasts anywhere; a user where they may post, as over a WebSocket.
+    if (m_context.policy.isOperator(*caller.value)) {
+        deliver();
+        return;
+    }
+    m_context.policy.authorize(*caller.value, topic.toString(), Right::Post, responder.context(),
+                               [responder, deliver](const std::optional<Failure> &denied) {
+        if (denied)
+            responder.respond(refusal(*denied));
+        else
+            deliver();
+    });
 }
 
 } // namespace Confab::Server

@@ -1,33 +1,71 @@
 #pragma once
 
-#include <QtCore/QObject>
+#include "auth/sessionissuer.h"
+#include "engine/caller.h"
+#include "engine/failure.h"
+#include "ops/serverconfig.h"
 
-#include <memory>
+#include <QtCore/QJsonObject>
 
-class QTcpServer;
+#include <functional>
 
 namespace Confab::Server {
 
-class Server;
+class Hub;
+class HttpRouter;
+class HttpResponder;
+class Metrics;
+class MessageStore;
+class Policy;
+struct HttpRequest;
+struct HttpResponse;
 
-//! \brief The REST API (README "REST API"): health, stats, metrics, channels, broadcast.
-//!
-//! Routes are served by Qt's QHttpServer on the server's listener; limits on head, body and
-//! idle time are enforced before requests reach it (see Listener). Routes call the hub like a
-//! session would, so delivery rules are never implemented twice.
-class HttpApi : public QObject
+//! \brief What the REST routes need of the rest of the server.
+struct RestContext
 {
-    Q_OBJECT
-public:
-    explicit HttpApi(Server &server, QObject *parent = nullptr);
-    ~HttpApi() override;
+    const ServerConfig &config;
+    Hub &hub;
+    const Policy &policy;
+    Metrics &metrics;
+    MessageStore &store;
+    std::function<QString()> authMode;
+    std::function<int()> connectionCount;
+    std::function<double()> uptimeSeconds;
+    std::function<QJsonObject()> stats;
+    std::function<QByteArray()> prometheus;
+};
 
-    //! \brief Serves HTTP connections that \a listener queues as pending (it must be listening).
-    void bind(QTcpServer *listener);
+//! \brief The REST API (README "REST API"): `/`, `/health`, `/metrics`, `/api/stats`,
+//! `/api/channels[/<topic>]`, `/api/session`, `/api/broadcast`.
+//!
+//! Two kinds of callers (docs/protocol.md "REST API callers"): users, whose token claims and
+//! channel memberships apply exactly as on a WebSocket, and the operator (ADMIN_TOKEN, or a
+//! token with `admin: true`), for stats, metrics, every channel and broadcasts anywhere. Both
+//! are decided by the Policy; these routes only parse and encode.
+class RestApi
+{
+public:
+    RestApi(RestContext context, HttpRouter &router);
+
+    //! \brief The caller of an HTTP request: its Bearer credential, then (open mode) a user it
+    //! declares (`user` in the JSON body, or `?user=&name=`). Shared with the chat routes.
+    [[nodiscard]] static Outcome<Caller> callerOf(const Policy &policy, const HttpRequest &request,
+                                                  const QJsonObject &body = {});
+    //! \brief A refusal as an HTTP error response.
+    [[nodiscard]] static HttpResponse refusal(const Failure &failure);
+
+    //! \brief `GET /metrics` and `GET /health` only, with no credential: the routes of the
+    //! separate metrics address (METRICS_BIND).
+    static void addMetricsRoutes(RestContext context, HttpRouter &router);
 
 private:
-    struct Private;
-    std::unique_ptr<Private> d;
+    void health(const HttpResponder &responder) const;
+    void channels(const HttpRequest &request, const HttpResponder &responder) const;
+    void channel(const HttpRequest &request, const HttpResponder &responder) const;
+    void broadcast(const HttpRequest &request, const HttpResponder &responder) const;
+
+    RestContext m_context;
+    SessionIssuer m_sessions; // POST /api/session
 };
 
 } // namespace Confab::Server

@@ -7,16 +7,11 @@
 
 using namespace Qt::StringLiterals;
 
-namespace Confab::Server::NativeCodec {
+namespace Confab::Server {
 
 namespace P = Confab::Protocol;
 
 namespace {
-
-QString encode(const QString &topic, QLatin1StringView event, const QJsonObject &payload)
-{
-    return QString::fromUtf8(P::encodeFrame(P::Frame{std::nullopt, std::nullopt, topic, QString(event), payload}));
-}
 
 QJsonArray entriesJson(const QList<PresenceEntry> &entries)
 {
@@ -28,46 +23,39 @@ QJsonArray entriesJson(const QList<PresenceEntry> &entries)
 
 } // namespace
 
-QString broadcast(const QString &topic, const QString &event, const QJsonValue &payload)
+QString NativeCodec::serverEvent(const QString &topic, QLatin1StringView eventName, const QJsonObject &payload)
 {
-    QJsonObject body{{u"type"_s, u"broadcast"_s}, {u"event"_s, event}};
-    if (!payload.isUndefined())
-        body.insert(u"payload"_s, payload);
-    return encode(topic, P::Events::Broadcast, body);
+    return QString::fromUtf8(P::encodeFrame(P::Frame{std::nullopt, std::nullopt, topic, QString(eventName), payload}));
 }
 
-QString presenceDiff(const QString &topic, const QList<PresenceKeyChange> &joins,
-                     const QList<PresenceKeyChange> &leaves)
+QString NativeCodec::broadcast(const QString &topic, const QString &event, QByteArrayView rawPayload) const
+{
+    const std::optional<QByteArrayView> payload = rawPayload.isEmpty() ? std::nullopt : std::optional(rawPayload);
+    return QString::fromUtf8(P::encodeBroadcast(topic, event, payload));
+}
+
+QString NativeCodec::presenceDiff(const QString &topic, const QList<PresenceKeyChange> &joins,
+                                  const QList<PresenceKeyChange> &leaves) const
 {
     QJsonObject j, l;
     for (const auto &c : joins)
         j.insert(c.key, entriesJson(c.current));
     for (const auto &c : leaves)
         l.insert(c.key, entriesJson(c.changed));
-    return encode(topic, P::Events::PresenceDiff, QJsonObject{{u"joins"_s, j}, {u"leaves"_s, l}});
+    return serverEvent(topic, P::Events::PresenceDiff, QJsonObject{{u"joins"_s, j}, {u"leaves"_s, l}});
 }
 
-QString presenceState(const QString &topic, const PresenceTracker *tracker,
-                      const std::function<bool(const PresenceEntry &)> &shown)
+QString NativeCodec::event(const QString &topic, QLatin1StringView eventName, const QJsonObject &payload) const
 {
-    QJsonObject state;
-    if (tracker) {
-        for (const auto &key : tracker->keys()) {
-            QList<PresenceEntry> entries;
-            for (const auto &e : tracker->entries(key)) {
-                if (!shown || shown(e))
-                    entries.append(e);
-            }
-            if (!entries.isEmpty())
-                state.insert(key, entriesJson(entries));
-        }
-    }
-    return encode(topic, P::Events::PresenceState, state);
+    return serverEvent(topic, eventName, payload);
 }
 
-QString event(const QString &topic, QLatin1StringView eventName, const QJsonObject &payload)
+QString NativeCodec::presenceState(const QString &topic, const QList<QPair<QString, QList<PresenceEntry>>> &state)
 {
-    return encode(topic, eventName, payload);
+    QJsonObject object;
+    for (const auto &[key, entries] : state)
+        object.insert(key, entriesJson(entries));
+    return serverEvent(topic, P::Events::PresenceState, object);
 }
 
-} // namespace Confab::Server::NativeCodec
+} // namespace Confab::Server

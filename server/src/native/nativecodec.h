@@ -1,31 +1,35 @@
 #pragma once
 
-#include "engine/presencetracker.h"
+#include "engine/codec.h"
 
-#include <QtCore/QJsonValue>
+#include <QtCore/QJsonObject>
+#include <QtCore/QList>
+#include <QtCore/QPair>
 #include <QtCore/QString>
 
-#include <functional>
+namespace Confab::Server {
 
-namespace Confab::Server::NativeCodec {
+//! \brief The native (realtime-message) dialect's frames (docs/protocol.md): what the hub fans
+//! out to native sessions, and the frames a session sends to itself after a join.
+class NativeCodec final : public DialectCodec
+{
+public:
+    //! Native subscribers do not receive the diff their own track/untrack caused.
+    [[nodiscard]] bool presenceDiffIncludesActor() const override { return false; }
 
-//! \brief The fan-out frame `[null,null,topic,"broadcast",{type,event,payload}]`.
-[[nodiscard]] QString broadcast(const QString &topic, const QString &event, const QJsonValue &payload);
+    //! `[null,null,topic,"broadcast",{type,event,payload}]`, the payload's bytes as sent.
+    [[nodiscard]] QString broadcast(const QString &topic, const QString &event, QByteArrayView rawPayload) const override;
+    //! `presence_diff`: joins list every entry of a key that gained one (what the
+    //! realtime-message SDK expects), leaves list only the removed entries.
+    [[nodiscard]] QString presenceDiff(const QString &topic, const QList<PresenceKeyChange> &joins,
+                                       const QList<PresenceKeyChange> &leaves) const override;
+    //! Any server event `[null,null,topic,event,payload]` (chat events, typing, mentions).
+    [[nodiscard]] QString event(const QString &topic, QLatin1StringView event, const QJsonObject &payload) const override;
 
-//! \brief `presence_diff`: joins list every entry of a key that gained one (what the
-//! realtime-message SDK expects), leaves list only the removed entries.
-[[nodiscard]] QString presenceDiff(const QString &topic, const QList<PresenceKeyChange> &joins,
-                                   const QList<PresenceKeyChange> &leaves);
+    //! `presence_state`: `{key: [{presence_ref, meta}, …]}` for every key given.
+    [[nodiscard]] static QString presenceState(const QString &topic,
+                                               const QList<QPair<QString, QList<PresenceEntry>>> &state);
+    [[nodiscard]] static QString serverEvent(const QString &topic, QLatin1StringView event, const QJsonObject &payload);
+};
 
-//! \brief `presence_state`: `{key: [{presence_ref, meta}, …]}` for every key, with the entries
-//! \a shown accepts (keys left with none are omitted).
-[[nodiscard]] QString presenceState(const QString &topic, const PresenceTracker *tracker,
-                                    const std::function<bool(const PresenceEntry &)> &shown);
-
-//! \brief Any server event `[null,null,topic,event,payload]` (chat events, typing, mentions).
-[[nodiscard]] QString event(const QString &topic, QLatin1StringView event, const QJsonObject &payload);
-
-//! \brief Native subscribers do not receive the diff their own track/untrack caused.
-inline constexpr bool PresenceDiffIncludesActor = false;
-
-} // namespace Confab::Server::NativeCodec
+} // namespace Confab::Server

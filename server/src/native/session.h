@@ -1,51 +1,59 @@
 #pragma once
 
-#include "auth/jwtverifier.h"
-#include "storage/messagestore.h"
+#include "engine/caller.h"
+#include "engine/chatservice.h"
+#include "engine/subscriber.h"
+#include "ops/iplimits.h"
 #include "ops/ratelimiter.h"
 #include "ops/serverconfig.h"
-#include "engine/subscriber.h"
 
 #include <ConfabProtocol/frame.h>
 
-#include <QtCore/QDateTime>
 #include <QtCore/QHash>
-#include <QtCore/QSet>
 #include <QtCore/QObject>
+#include <QtCore/QPointer>
+#include <QtCore/QSet>
 #include <QtCore/QTimer>
 #include <QtWebSockets/QWebSocket>
 
 #include <memory>
 #include <optional>
 
+class QTcpSocket;
+
 namespace Confab::Server {
 
 class Hub;
 class Metrics;
+class Policy;
 
-//! \brief What every session shares: configuration, the verifier, metrics and the hub.
+//! \brief What every native session uses. All of it outlives every session (the Server destroys
+//! sessions first, docs/architecture.md "Ownership and teardown").
 struct SessionContext
 {
     const ServerConfig &config;
-    const JwtVerifier *verifier; //!< null: open mode, names are self-declared
     Metrics &metrics;
     Hub &hub;
-    MessageStore &store;
-    //! Outlives every session (the server): store callbacks whose effect others must see (a
-    //! message's fan-out) run in its context, so a sender that disconnects before the commit
-    //! cannot take the delivery down with it.
-    QObject *owner;
+    const Policy &policy;
+    ChatService &chat;
 };
 
-//! \brief One WebSocket connection speaking the native protocol (docs/protocol.md).
+//! \brief One WebSocket connection speaking the native protocol (docs/protocol.md): the native
+//! door. Parses frames into hub and chat-service calls, asks the Policy at each join, and
+//! encodes results and deliveries as native frames. Knows nothing of other sessions.
 //!
-//! Owns its socket and all per-connection state (memberships, limits, token expiry), and lives
-//! on one thread. Turns frames into hub operations and replies; never touches other sessions.
+//! Owns its sockets: the QWebSocket, the TCP socket it was upgraded from (which Qt 6.4's
+//! QWebSocket does not own) and the per-address slot; the Server owns the session. Once the
+//! socket is gone the session has left every channel (finished()) and touches nothing shared
+//! again; the Server deletes it on the next pass of the event loop.
 class Session : public QObject, public Subscriber
 {
     Q_OBJECT
 public:
-    Session(quint64 id, QWebSocket *socket, const SessionContext &context, QObject *parent = nullptr);
+    //! \param webSocket the upgraded connection; \a tcp the socket it was upgraded from (it uses
+    //! it); \a slot the connection's per-address count
+    Session(quint64 id, std::unique_ptr<QWebSocket> webSocket, std::unique_ptr<QTcpSocket> tcp,
+            IpLimits::Slot slot, const SessionContext &context);
     ~Session() override;
 
     [[nodiscard]] quint64 subscriberId() const override { return m_id; }
@@ -56,13 +64,16 @@ public:
     //! \brief Monotonic ms of the last frame received, for the server's idle sweep.
     [[nodiscard]] qint64 lastActivityMs() const { return m_lastActivityMs; }
     [[nodiscard]] QStringList topics() const { return m_memberships.keys(); }
-    [[nodiscard]] QWebSocket *socket() const { return m_socket; }
+    [[nodiscard]] bool isFinished() const { return m_finished; }
+    [[nodiscard]] const QWebSocket &webSocket() const { return *m_webSocket; }
 
     //! \brief Starts the closing handshake with \a code and \a reason (at most 123 bytes).
     void close(QWebSocketProtocol::CloseCode code, const QString &reason);
+    //! \brief Drops the TCP connection with no close frame (fault injection in tests).
+    void abort();
 
 Q_SIGNALS:
-    //! \brief The socket is gone and the session has left every channel; delete it later.
+    //! \brief The socket is gone and the session has left every channel; the owner deletes it.
     void finished(Confab::Server::Session *session);
 
 private:
@@ -70,16 +81,15 @@ private:
     {
         bool self = false;
         bool ack = false;
-        std::optional<QString> presenceKey;
-        std::optional<TokenClaims> claims; // auth mode: the token this channel was joined with
-        bool chat = false;     // joined with config.chat
-        QString kind;          // "public", "private" or "dm"
+        std::optional<QString> presenceKey; // the join's config.presence.key
+        Caller caller;                      // who joined: JWT mode, the token this channel was joined with
+        bool chat = false;                  // joined with config.chat
         // A chat join is completed asynchronously (read position, replay). Until then live
         // frames for the topic are held, so the reply and the replay come first.
         bool joining = false;
-        quint64 generation = 0; // which join this is, so a late answer for an older one is ignored
-        std::optional<QString> joinRef; // the join's ref, for its (late) reply
-        qint64 replayedUpTo = 0; // live messages up to this seq were in the replay: not resent
+        quint64 generation = 0;          // which join this is, so a late answer for an older one is ignored
+        std::optional<QString> joinRef;  // the join's ref, for its (late) reply
+        qint64 replayedUpTo = 0;         // live messages up to this seq were in the replay: not resent
         struct Held
         {
             QString frame;
@@ -101,43 +111,32 @@ private:
     void onDisconnected();
     void handleFrame(const Protocol::Frame &frame, qint64 receivedAtNs);
     void handleJoin(const Protocol::Frame &frame);
+    void continueJoin(JoinPlan plan);
+    void finishChatJoin(const QString &topic, quint64 generation, const ChatService::JoinState &state);
+    void failJoin(const Protocol::Frame &request, quint64 generation, const Failure &failure);
     void handleLeave(const Protocol::Frame &frame);
     void handleBroadcast(const Protocol::Frame &frame, qint64 receivedAtNs);
     void handlePresence(const Protocol::Frame &frame, qint64 receivedAtNs);
     void handlePresenceState(const Protocol::Frame &frame);
     void handleAccessToken(const Protocol::Frame &frame);
     void handleHello(const Protocol::Frame &frame);
-
-    // Joins (session.cpp) and chat (sessionchat.cpp)
-    void continueJoin(JoinPlan plan);
-    void completeChatJoin(const QString &topic, quint64 generation, const QJsonObject &chatInfo,
-                          const QList<StoredMessage> &replay);
-    void finishChatJoin(const QString &topic, quint64 generation, const QJsonObject &chatInfo,
-                        const QList<StoredMessage> &replay);
-    void failJoin(const Protocol::Frame &request, quint64 generation, QLatin1StringView code, const QString &reason);
+    // Chat events (sessionchat.cpp): parsed here, decided by the ChatService.
     void handleChat(const Protocol::Frame &frame, qint64 receivedAtNs);
-    bool requireChat(const Protocol::Frame &frame, bool needsMembership = true);
-    void handleSend(const Protocol::Frame &frame, qint64 receivedAtNs);
-    void handleEdit(const Protocol::Frame &frame, qint64 receivedAtNs, bool remove);
-    void handleHistory(const Protocol::Frame &frame);
-    void handleReaction(const Protocol::Frame &frame, qint64 receivedAtNs, bool add);
-    void handleRead(const Protocol::Frame &frame, qint64 receivedAtNs);
     void handleUnread(const Protocol::Frame &frame);
-    void handleTyping(const Protocol::Frame &frame, bool start);
-    void handleCreateChannel(const Protocol::Frame &frame);
-    void handleInvite(const Protocol::Frame &frame);
-    void rejectStore(const Protocol::Frame &frame, StoreError error, const QString &message);
+    void answer(const Protocol::Frame &frame, const ChatService::Result &result);
+
     //! Sets the connection's user; false (with an error reply) when it conflicts with one set.
-    bool adoptUser(const ChatUser &user, const Protocol::Frame &frame);
-    [[nodiscard]] QJsonObject userJson() const;
+    bool adoptCaller(const Caller &caller, const Protocol::Frame &frame);
+    //! Who asks on \a topic: the channel's token (JWT mode) or the connection's user.
+    [[nodiscard]] Caller callerFor(const QString &topic) const;
 
     void send(const QString &frame); //!< every outgoing frame; enforces the send-buffer limit
     void sendFrame(const Protocol::Frame &frame);
     void sendPresenceState(const QString &topic);
     void replyOk(const Protocol::Frame &request, const QJsonObject &response = {});
-    //! Refuses an input: error reply (or `chan:error` when unaddressable), metrics, strikes.
-    void reject(QLatin1StringView code, const QString &reason, const std::optional<QString> &ref,
-                const QString &topic, const QJsonObject &extra = {});
+    //! Refuses an input: an error reply on the topic, on `$system` with the ref, or a `chan:error`
+    //! (Protocol::rejectionFrame()); counts it and the connection's strikes.
+    void reject(const Failure &failure, const std::optional<QString> &ref, const QString &topic);
     void closeChannel(const QString &topic, QLatin1StringView code, const QString &reason);
     void leaveAll();
     void armExpiryTimer();
@@ -145,11 +144,16 @@ private:
 
     const quint64 m_id;
     const QString m_clientId;
-    QWebSocket *m_socket;
     SessionContext m_context;
+    // Sockets: destroyed in reverse order of declaration, the WebSocket before the TCP socket it
+    // uses, the per-address slot last. The TCP socket is a QPointer because a later Qt may
+    // delete it along with the WebSocket.
+    IpLimits::Slot m_slot;
+    QPointer<QTcpSocket> m_tcp;
+    std::unique_ptr<QWebSocket> m_webSocket;
     QHash<QString, Membership> m_memberships;
-    QSet<QString> m_pendingJoins; // joins waiting for an access check: not members yet
-    std::optional<ChatUser> m_user;
+    QSet<QString> m_pendingJoins; // joins waiting for the store's access check: not members yet
+    Caller m_caller;              // the connection's identity (hello, or the first join that says who)
     quint64 m_nextJoinGeneration = 0;
     TokenBucket m_bucket;
     StrikeCounter m_strikes;

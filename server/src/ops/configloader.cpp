@@ -367,6 +367,37 @@ std::vector<Option> buildOptions()
                                  u"Comma-separated Origin allow-list (exact matches, or *); empty allows any Origin."_s,
                                  [](auto &c) -> auto & { return c.allowedOrigins; }));
 
+    Option metricsBind{u"--metrics-bind"_s, u"METRICS_BIND"_s, u"<address:port>"_s,
+                       u"Also serve GET /metrics and /health, without credentials, on this address (e.g. 127.0.0.1:9100 for a local Prometheus); empty: none."_s};
+    metricsBind.apply = [](ServerConfig &config, const QString &value) -> QString {
+        const QString v = value.trimmed();
+        if (v.isEmpty()) {
+            config.metricsPort = 0;
+            return {};
+        }
+        const auto colon = v.lastIndexOf(u':');
+        const auto port = colon > 0 ? parseDigits(QStringView(v).mid(colon + 1)) : std::nullopt;
+        QString host = colon > 0 ? v.left(colon) : QString();
+        if (host.startsWith(u'[') && host.endsWith(u']'))
+            host = host.mid(1, host.size() - 2);
+        QHostAddress address;
+        if (host.compare(u"localhost", Qt::CaseInsensitive) == 0)
+            address = QHostAddress::LocalHost;
+        else if (!address.setAddress(host)
+                 || (address.protocol() == QAbstractSocket::IPv4Protocol && host.count(u'.') != 3))
+            return u"expected <address>:<port>, such as 127.0.0.1:9100"_s;
+        if (!port || *port < 1 || *port > 65535)
+            return u"expected <address>:<port> with a port from 1 to 65535"_s;
+        config.metricsAddress = address;
+        config.metricsPort = quint16(*port);
+        return {};
+    };
+    metricsBind.show = [](const ServerConfig &config) {
+        return config.metricsPort == 0 ? u"(none)"_s
+                                       : u"%1:%2"_s.arg(config.metricsAddress.toString()).arg(config.metricsPort);
+    };
+    options.push_back(std::move(metricsBind));
+
     Option logFormat{u"--log-format"_s, u"LOG_FORMAT"_s, u"json|text"_s,
                      u"json: one object per line for log collectors; text: one line for people."_s};
     logFormat.apply = [](ServerConfig &config, const QString &value) -> QString {
@@ -452,6 +483,14 @@ std::vector<Option> buildOptions()
     };
     joinPassword.show = [](const ServerConfig &config) { return showText(config.auth.joinPassword); };
     options.push_back(std::move(joinPassword));
+    Option adminToken{u"--admin-token"_s, u"ADMIN_TOKEN"_s, u"<secret>"_s,
+                      u"Operator credential (Bearer) for /api/stats, /metrics, all channel listings and broadcasts to any channel; empty: open mode lets everyone, JWT mode only tokens with admin: true. Prefer the environment: flags show in ps."_s};
+    adminToken.apply = [](ServerConfig &config, const QString &value) -> QString {
+        config.auth.adminToken = value.toUtf8();
+        return {};
+    };
+    adminToken.show = [](const ServerConfig &config) { return showText(QString::fromUtf8(config.auth.adminToken)); };
+    options.push_back(std::move(adminToken));
     Option sessionTtl{u"--session-ttl"_s, u"SESSION_TTL"_s, u"<duration>"_s,
                       u"Lifetime of a POST /api/session token: a day, so a sleeping laptop signs in again once a day."_s};
     sessionTtl.apply = [](ServerConfig &config, const QString &value) -> QString {
@@ -822,6 +861,11 @@ ConfigResult ConfigLoader::load(const QStringList &arguments, const QProcessEnvi
             result.warnings.append(u"auth is disabled; AUTH_SECRET is ignored"_s);
         if (!auth.publicKeyFile.isEmpty())
             result.warnings.append(u"auth is disabled; AUTH_PUBLIC_KEY_FILE is ignored"_s);
+    }
+    if (!auth.adminToken.isEmpty() && auth.adminToken.size() < MinSecretBytes) {
+        result.warnings.append(u"ADMIN_TOKEN is %1 bytes; use at least %2 random bytes, or it can be "
+                               "guessed"_s.arg(auth.adminToken.size())
+                                   .arg(MinSecretBytes));
     }
     if (!auth.secret.isEmpty() && auth.secret.size() < MinSecretBytes) {
         result.warnings.append(u"AUTH_SECRET is %1 bytes; use at least %2 random bytes, or tokens "

@@ -27,6 +27,11 @@ struct AuthConfig
     //! LAN sign-in (JOIN_PASSWORD): when set, `POST /api/session` trades a name and this password
     //! for a token, and JWT mode is on (with a random per-process secret if no key is set).
     QString joinPassword;
+    //! The operator's credential (ADMIN_TOKEN): `Authorization: Bearer <it>` reaches the
+    //! operator routes (all channel listings, broadcast to any channel, /api/stats, /metrics).
+    //! Tokens whose `admin` claim is true have the same rights. Empty: in open mode every caller
+    //! is the operator (a trusted LAN); in JWT mode only admin tokens are.
+    QByteArray adminToken;
     //! Lifetime of a `POST /api/session` token: a working day and a night, so a laptop that
     //! sleeps overnight signs in again once a day, not every hour.
     std::chrono::seconds sessionTtl = 24h;
@@ -110,6 +115,10 @@ struct ServerConfig
     quint16 port = 4000;                          //!< 0 lets the OS choose (tests)
     int listenBacklog = 1024; //!< QWebSocketServer's own is 50; reconnect storms need more
     QStringList allowedOrigins; //!< empty = any Origin; otherwise exact matches, or "*"
+    //! A second address serving only `GET /metrics` and `GET /health`, with no credential, for a
+    //! Prometheus scraper on a private network (METRICS_BIND). Port 0 = none.
+    QHostAddress metricsAddress = QHostAddress::LocalHost;
+    quint16 metricsPort = 0;
     AuthConfig auth;
     Limits limits;
     StorageConfig storage;
