@@ -9,6 +9,7 @@
 #include "http/restapi.h"
 #include "native/nativecodec.h"
 #include "native/session.h"
+#include "net/lingerer.h"
 #include "net/listener.h"
 #include "ops/discoverybeacon.h"
 #include "ops/iplimits.h"
@@ -48,6 +49,8 @@ Server::Server(ServerConfig config, QObject *parent)
       m_config(std::move(config)),
       m_metrics(std::make_unique<Metrics>()),
       m_ipLimits(std::make_unique<IpLimits>(m_config.limits.maxConnectionsPerIp)),
+      // As long as a peer gets to answer a close frame (Session::close()'s grace).
+      m_lingerer(std::make_unique<Lingerer>(std::chrono::seconds(5))),
       m_nativeCodec(std::make_unique<NativeCodec>()),
       m_hub(std::make_unique<Hub>(*m_metrics, Hub::Codecs{m_nativeCodec.get()}))
 {
@@ -105,6 +108,8 @@ void Server::tearDown()
     m_policy.reset();
     m_hub.reset();
     m_store.reset();
+    // 5. Connections still lingering after their close are closed now.
+    m_lingerer.reset();
 }
 
 bool Server::start(QString *error)
@@ -309,7 +314,8 @@ void Server::openSession(WebSocketGate::Upgraded upgraded)
     const auto peer = socket.peerAddress().toString();
     auto session = std::make_unique<Session>(id, std::move(upgraded.webSocket), std::move(upgraded.tcp),
                                              std::move(upgraded.slot),
-                                             SessionContext{m_config, *m_metrics, *m_hub, *m_policy, *m_chat});
+                                             SessionContext{m_config, *m_metrics, *m_hub, *m_policy, *m_chat,
+                                                            [this](QTcpSocket *tcp) { m_lingerer->adopt(tcp); }});
     auto *raw = session.get();
     connect(raw, &Session::finished, this, &Server::onSessionFinished);
     if (closeWith) {

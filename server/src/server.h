@@ -22,6 +22,7 @@ class HttpServer;
 class Hub;
 class IpLimits;
 class JwtVerifier;
+class Lingerer;
 class Listener;
 class MessageStore;
 class Metrics;
@@ -104,6 +105,7 @@ private:
     // would destroy them the same way.
     std::unique_ptr<Metrics> m_metrics;
     std::unique_ptr<IpLimits> m_ipLimits;         // every socket's slot points here: destroyed after them
+    std::unique_ptr<Lingerer> m_lingerer;         // closed WebSockets finishing their TCP close
     std::unique_ptr<JwtVerifier> m_verifier;      // null: open mode
     std::unique_ptr<MessageStore> m_store;
     std::unique_ptr<NativeCodec> m_nativeCodec;   // the hub's encoder for native sessions

@@ -109,6 +109,12 @@ Session::Session(quint64 id, std::unique_ptr<QWebSocket> webSocket, std::unique_
     // Queued: a socket can report its end while the hub is fanning out to it; the session
     // must not leave channels (and change the member list) in the middle of that loop.
     connect(m_webSocket.get(), &QWebSocket::disconnected, this, &Session::onDisconnected, Qt::QueuedConnection);
+    // Direct: Qt closes the TCP socket right after this signal (also when it closes by itself,
+    // 1009 for an oversized frame), and the close must not turn into a reset.
+    connect(m_webSocket.get(), &QWebSocket::aboutToClose, this, [this] {
+        if (m_tcp && m_context.closeGracefully)
+            m_context.closeGracefully(m_tcp);
+    }, Qt::DirectConnection);
 }
 
 Session::~Session()

@@ -16,6 +16,7 @@
 #include <QtCore/QTimer>
 #include <QtWebSockets/QWebSocket>
 
+#include <functional>
 #include <memory>
 #include <optional>
 
@@ -36,6 +37,9 @@ struct SessionContext
     Hub &hub;
     const Policy &policy;
     ChatService &chat;
+    //! Takes over the TCP socket's close right before Qt closes it, so the close frame reaches
+    //! a peer that is still sending (see Lingerer).
+    std::function<void(QTcpSocket *)> closeGracefully;
 };
 
 //! \brief One WebSocket connection speaking the native protocol (docs/protocol.md): the native
