@@ -124,6 +124,12 @@ void HttpConnection::process()
         }
         if (available < end + head->contentLength) {
             // The body is on its way; a client that stalls in the middle of it is cut off.
+            if (m_state != State::Body && head->header("expect").toLower() == "100-continue"
+                && head->version == "HTTP/1.1") {
+                // curl and others wait for this before sending a body (RFC 9110 §10.1.1); the
+                // limits were checked above, so the body is welcome.
+                m_socket->write("HTTP/1.1 100 Continue\r\n\r\n");
+            }
             m_state = State::Body;
             m_idle.start(limits.httpIdleTimeout);
             return;
