@@ -5,7 +5,9 @@
 #include "rawclient.h"
 #include "testserver.h"
 
+#include <QtCore/QLoggingCategory>
 #include <QtCore/QMessageAuthenticationCode>
+#include <QtCore/QMutex>
 #include <QtTest/QtTest>
 
 using namespace Qt::StringLiterals;
@@ -60,6 +62,61 @@ QString dataFile(const QString &name)
 {
     return QStringLiteral(CONFAB_TEST_DATA_DIR) + u"/jwt/"_s + name;
 }
+
+//! Records the server's `auth.denied` log events while it lives, whatever QT_LOGGING_RULES says:
+//! every refusal must be logged once, whichever door and whichever code.
+class DenialLog
+{
+public:
+    DenialLog()
+    {
+        s_instance = this;
+        m_previousFilter = QLoggingCategory::installFilter(&DenialLog::filter);
+        m_previousHandler = qInstallMessageHandler(&DenialLog::handler);
+    }
+    ~DenialLog()
+    {
+        qInstallMessageHandler(m_previousHandler);
+        QLoggingCategory::installFilter(m_previousFilter);
+        s_instance = nullptr;
+    }
+    //! The `code` of every auth.denied event so far.
+    [[nodiscard]] QStringList codes() const
+    {
+        const QMutexLocker lock(&m_mutex);
+        return m_codes;
+    }
+
+private:
+    static void filter(QLoggingCategory *category)
+    {
+        if (s_instance && s_instance->m_previousFilter)
+            s_instance->m_previousFilter(category);
+        if (qstrcmp(category->categoryName(), "confab.server.auth") == 0)
+            category->setEnabled(QtInfoMsg, true);
+    }
+    static void handler(QtMsgType type, const QMessageLogContext &context, const QString &message)
+    {
+        auto *self = s_instance;
+        if (!self)
+            return;
+        const auto at = message.indexOf(u'{');
+        const auto event = QJsonDocument::fromJson(message.mid(at).toUtf8()).object();
+        if (at >= 0 && event.value("event"_L1).toString() == "auth.denied"_L1) {
+            const QMutexLocker lock(&self->m_mutex);
+            self->m_codes.append(event.value("fields"_L1).toObject().value("code"_L1).toString());
+            return;
+        }
+        if (self->m_previousHandler)
+            self->m_previousHandler(type, context, message);
+    }
+
+    static inline DenialLog *s_instance = nullptr;
+    QLoggingCategory::CategoryFilter m_previousFilter = nullptr;
+    QtMessageHandler m_previousHandler = nullptr;
+    mutable QMutex m_mutex;
+    QStringList m_codes;
+};
 
 S::ServerConfig jwtConfig()
 {
@@ -132,9 +189,12 @@ void tst_Auth::joinRefusals()
     QVERIFY(server.start());
     auto c = connect(server);
     QVERIFY(c);
+    const DenialLog log;
     const auto reply = c->join(u"room:b"_s, {}, token);
     QCOMPARE(errorCode(reply), code);
     QCOMPARE(reply->value("response"_L1).toObject().value("reason"_L1).toString(), reason);
+    // Every refusal is logged, the missing token too (it once was the only one that was not).
+    QCOMPARE(log.codes(), QStringList{code});
     QVERIFY(!server.server().hub().hasChannel(u"room:b"_s));
     QVERIFY(c->isConnected()); // a refusal is an answer, not a disconnect
 
