@@ -51,6 +51,15 @@ QJsonObject userJson(const ChatUser &user)
     return {{u"id"_s, user.id}, {u"name"_s, user.name}};
 }
 
+//! The `id` of the message a request is about, when it is a valid message id.
+std::optional<QString> messageId(const QJsonObject &payload)
+{
+    const auto id = payload.value("id"_L1);
+    if (!id.isString() || !isValidMessageId(id.toString()))
+        return std::nullopt;
+    return id.toString();
+}
+
 std::optional<qint64> wholeNumber(const QJsonValue &v)
 {
     if (!v.isDouble() || v.toDouble() < 0 || v.toDouble() != double(v.toInteger()))
@@ -133,8 +142,8 @@ void ChatService::edit(const Request &request, const QObject *replyTo, Reply rep
 {
     reply = guarded(replyTo, std::move(reply));
     authorized(request, Right::Post, true, replyTo, reply, [this, request, reply] {
-        const auto id = request.payload.value("id"_L1);
-        if (!id.isString() || !isValidMessageId(id.toString())) {
+        const auto id = messageId(request.payload);
+        if (!id) {
             reply(refused({Err::InvalidId, u"id must be a message id"_s}));
             return;
         }
@@ -143,7 +152,7 @@ void ChatService::edit(const Request &request, const QObject *replyTo, Reply rep
             reply(refused(*invalid));
             return;
         }
-        m_store.edit(this, request.topic, id.toString(), request.caller.user->id, body.toString(),
+        m_store.edit(this, request.topic, *id, request.caller.user->id, body.toString(),
                      parseMentions(body.toString()), [this, request, reply](const StoreResult<StoredMessage> &result) {
             if (!result.ok()) {
                 reply(refused(failed(result.error, result.message)));
@@ -161,12 +170,12 @@ void ChatService::remove(const Request &request, const QObject *replyTo, Reply r
 {
     reply = guarded(replyTo, std::move(reply));
     authorized(request, Right::Post, true, replyTo, reply, [this, request, reply] {
-        const auto id = request.payload.value("id"_L1);
-        if (!id.isString() || !isValidMessageId(id.toString())) {
+        const auto id = messageId(request.payload);
+        if (!id) {
             reply(refused({Err::InvalidId, u"id must be a message id"_s}));
             return;
         }
-        m_store.remove(this, request.topic, id.toString(), request.caller.user->id,
+        m_store.remove(this, request.topic, *id, request.caller.user->id,
                        [this, request, reply](const StoreResult<StoredMessage> &result) {
             if (!result.ok()) {
                 reply(refused(failed(result.error, result.message)));
@@ -184,9 +193,9 @@ void ChatService::react(const Request &request, bool add, const QObject *replyTo
 {
     reply = guarded(replyTo, std::move(reply));
     authorized(request, Right::Post, true, replyTo, reply, [this, request, add, reply] {
-        const auto id = request.payload.value("id"_L1);
+        const auto id = messageId(request.payload);
         const auto emoji = request.payload.value("emoji"_L1);
-        if (!id.isString() || !isValidMessageId(id.toString())) {
+        if (!id) {
             reply(refused({Err::InvalidId, u"id must be a message id"_s}));
             return;
         }
@@ -194,7 +203,7 @@ void ChatService::react(const Request &request, bool add, const QObject *replyTo
             reply(refused({Err::InvalidPayload, u"emoji must be 1-32 characters without spaces"_s}));
             return;
         }
-        m_store.react(this, request.topic, id.toString(), request.caller.user->id, emoji.toString(), add,
+        m_store.react(this, request.topic, *id, request.caller.user->id, emoji.toString(), add,
                       [this, request, reply](const StoreResult<StoredMessage> &result) {
             if (!result.ok()) {
                 reply(refused(failed(result.error, result.message)));

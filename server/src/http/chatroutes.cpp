@@ -165,12 +165,10 @@ void ChatRoutes::postMessage(const HttpRequest &request, const HttpResponder &re
         responder.respond(invalidBody(u"{channel, client_id, body}"_s, whyNot));
         return;
     }
-    const auto caller = RestApi::callerOf(m_policy, request, *body);
-    if (!caller.ok()) {
-        responder.respond(RestApi::refusal(caller.failure));
+    const auto caller = RestApi::callerOrRefuse(m_policy, request, responder, *body);
+    if (!caller)
         return;
-    }
-    const ChatService::Request chat{*caller.value, body->value("channel"_L1).toString(), *body, 0, request.receivedAtNs};
+    const ChatService::Request chat{*caller, body->value("channel"_L1).toString(), *body, 0, request.receivedAtNs};
     m_chat.send(chat, responder.context(), [responder](const ChatService::Result &result) {
         responder.respond(resultResponse(result));
     });
@@ -179,12 +177,10 @@ void ChatRoutes::postMessage(const HttpRequest &request, const HttpResponder &re
 void ChatRoutes::getMessages(const HttpRequest &request, const HttpResponder &responder)
 {
     const auto query = request.query();
-    const auto caller = RestApi::callerOf(m_policy, request);
-    if (!caller.ok()) {
-        responder.respond(RestApi::refusal(caller.failure));
+    const auto caller = RestApi::callerOrRefuse(m_policy, request, responder);
+    if (!caller)
         return;
-    }
-    const ChatService::Request chat{*caller.value, request.pathRest,
+    const ChatService::Request chat{*caller, request.pathRest,
                                     numericFields(query, {u"before"_s, u"after"_s, u"limit"_s}), 0,
                                     request.receivedAtNs};
     m_chat.history(chat, responder.context(), [responder](const ChatService::Result &result) {
@@ -212,12 +208,10 @@ void ChatRoutes::poll(const HttpRequest &request, const HttpResponder &responder
         }
         timeout = std::min(timeout, std::chrono::milliseconds(*ms)); // never longer than the server's
     }
-    const auto caller = RestApi::callerOf(m_policy, request);
-    if (!caller.ok()) {
-        responder.respond(RestApi::refusal(caller.failure));
+    const auto caller = RestApi::callerOrRefuse(m_policy, request, responder);
+    if (!caller)
         return;
-    }
-    const ChatService::Request chat{*caller.value, topic, {}, 0, request.receivedAtNs};
+    const ChatService::Request chat{*caller, topic, {}, 0, request.receivedAtNs};
     m_chat.historyAfter(chat, *since, MaxPollMessages, responder.context(),
                         [this, responder, topic, since = *since, timeout](const ChatService::Result &result,
                                                                           const HistoryPage &page) {
@@ -260,12 +254,10 @@ void ChatRoutes::postTyping(const HttpRequest &request, const HttpResponder &res
         responder.respond(invalidBody(u"{channel, typing: true|false}"_s, whyNot));
         return;
     }
-    const auto caller = RestApi::callerOf(m_policy, request, *body);
-    if (!caller.ok()) {
-        responder.respond(RestApi::refusal(caller.failure));
+    const auto caller = RestApi::callerOrRefuse(m_policy, request, responder, *body);
+    if (!caller)
         return;
-    }
-    const ChatService::Request chat{*caller.value, body->value("channel"_L1).toString(), *body, 0, request.receivedAtNs};
+    const ChatService::Request chat{*caller, body->value("channel"_L1).toString(), *body, 0, request.receivedAtNs};
     m_chat.typing(chat, body->value("typing"_L1).toBool(), responder.context(), [responder](const ChatService::Result &result) {
         if (result.ok())
             responder.respond(HttpResponse::json(200, {{u"status"_s, u"ok"_s}}));
@@ -277,12 +269,10 @@ void ChatRoutes::postTyping(const HttpRequest &request, const HttpResponder &res
 void ChatRoutes::getPresence(const HttpRequest &request, const HttpResponder &responder)
 {
     const auto topic = request.pathRest;
-    const auto caller = RestApi::callerOf(m_policy, request);
-    if (!caller.ok()) {
-        responder.respond(RestApi::refusal(caller.failure));
+    const auto caller = RestApi::callerOrRefuse(m_policy, request, responder);
+    if (!caller)
         return;
-    }
-    m_policy.authorize(*caller.value, topic, Right::Presence, responder.context(),
+    m_policy.authorize(*caller, topic, Right::Presence, responder.context(),
                        [this, topic, responder](const std::optional<Failure> &denied) {
         if (denied) {
             responder.respond(RestApi::refusal(*denied));
@@ -308,12 +298,10 @@ void ChatRoutes::postPresence(const HttpRequest &request, const HttpResponder &r
         responder.respond(invalidBody(u"{meta, key?, leave?}"_s, whyNot));
         return;
     }
-    const auto caller = RestApi::callerOf(m_policy, request, *body);
-    if (!caller.ok()) {
-        responder.respond(RestApi::refusal(caller.failure));
+    const auto caller = RestApi::callerOrRefuse(m_policy, request, responder, *body);
+    if (!caller)
         return;
-    }
-    if (!caller.value->user) {
+    if (!caller->user) {
         responder.respond(RestApi::refusal({Err::IdentityRequired, u"Say who you are: user {id, name} (or a Bearer token)"_s}));
         return;
     }
@@ -322,14 +310,14 @@ void ChatRoutes::postPresence(const HttpRequest &request, const HttpResponder &r
         responder.respond(RestApi::refusal({Err::InvalidPayload, u"key must be a string"_s}));
         return;
     }
-    const auto key = m_policy.presenceKey(*caller.value, keyValue.isString() ? std::optional(keyValue.toString()) : std::nullopt,
-                                          caller.value->user->id);
+    const auto key = m_policy.presenceKey(*caller, keyValue.isString() ? std::optional(keyValue.toString()) : std::nullopt,
+                                          caller->user->id);
     if (!key.ok()) {
         responder.respond(RestApi::refusal(key.failure));
         return;
     }
-    const auto userId = caller.value->user->id;
-    m_policy.authorize(*caller.value, topic, Right::Presence, responder.context(),
+    const auto userId = caller->user->id;
+    m_policy.authorize(*caller, topic, Right::Presence, responder.context(),
                        [this, body = *body, topic, userId, key = *key.value, responder](const std::optional<Failure> &denied) {
         if (denied) {
             responder.respond(RestApi::refusal(*denied));

@@ -54,6 +54,17 @@ Outcome<Caller> RestApi::callerOf(const Policy &policy, const HttpRequest &reque
     return policy.withDeclaredUser(*caller.value, declared);
 }
 
+std::optional<Caller> RestApi::callerOrRefuse(const Policy &policy, const HttpRequest &request,
+                                              const HttpResponder &responder, const QJsonObject &body)
+{
+    auto caller = callerOf(policy, request, body);
+    if (!caller.ok()) {
+        responder.respond(refusal(caller.failure));
+        return std::nullopt;
+    }
+    return caller.value;
+}
+
 HttpResponse RestApi::refusal(const Failure &failure)
 {
     return HttpResponse::error(httpStatusFor(failure.code), failure.code, failure.message);
@@ -71,22 +82,16 @@ RestApi::RestApi(RestContext context, HttpRouter &router)
     }}});
     router.route("/health", {{"GET", [this](const HttpRequest &, const HttpResponder &r) { health(r); }}});
     router.route("/metrics", {{"GET", [this](const HttpRequest &request, const HttpResponder &r) {
-        const auto caller = callerOf(m_context.policy, request);
-        if (!caller.ok())
-            return r.respond(refusal(caller.failure));
-        if (const auto denied = m_context.policy.mayOperate(*caller.value))
-            return r.respond(refusal(*denied));
+        if (!isOperator(request, r))
+            return;
         HttpResponse response;
         response.contentType = "text/plain; version=0.0.4; charset=utf-8";
         response.body = m_context.prometheus();
         r.respond(response);
     }}});
     router.route("/api/stats", {{"GET", [this](const HttpRequest &request, const HttpResponder &r) {
-        const auto caller = callerOf(m_context.policy, request);
-        if (!caller.ok())
-            return r.respond(refusal(caller.failure));
-        if (const auto denied = m_context.policy.mayOperate(*caller.value))
-            return r.respond(refusal(*denied));
+        if (!isOperator(request, r))
+            return;
         r.respond(HttpResponse::json(200, m_context.stats()));
     }}});
     router.route("/api/channels", {{"GET", [this](const HttpRequest &request, const HttpResponder &r) {
@@ -126,6 +131,18 @@ void RestApi::addMetricsRoutes(RestContext context, HttpRouter &router)
     }}});
 }
 
+bool RestApi::isOperator(const HttpRequest &request, const HttpResponder &responder) const
+{
+    const auto caller = callerOrRefuse(m_context.policy, request, responder);
+    if (!caller)
+        return false;
+    if (const auto denied = m_context.policy.mayOperate(*caller)) {
+        responder.respond(refusal(*denied));
+        return false;
+    }
+    return true;
+}
+
 void RestApi::health(const HttpResponder &responder) const
 {
     const auto &hub = m_context.hub;
@@ -144,11 +161,9 @@ void RestApi::health(const HttpResponder &responder) const
 
 void RestApi::channels(const HttpRequest &request, const HttpResponder &responder) const
 {
-    const auto caller = callerOf(m_context.policy, request);
-    if (!caller.ok()) {
-        responder.respond(refusal(caller.failure));
+    const auto caller = callerOrRefuse(m_context.policy, request, responder);
+    if (!caller)
         return;
-    }
     const auto all = m_context.hub.channels();
     // A user sees exactly the channels they may read; the operator sees every one.
     struct Listing
@@ -171,7 +186,7 @@ void RestApi::channels(const HttpRequest &request, const HttpResponder &responde
         return;
     }
     for (qsizetype i = 0; i < all.size(); ++i) {
-        m_context.policy.authorize(*caller.value, all.at(i).topic, Right::Read, responder.context(),
+        m_context.policy.authorize(*caller, all.at(i).topic, Right::Read, responder.context(),
                                    [listing, i, finish](const std::optional<Failure> &denied) {
             listing->visible[i] = !denied;
             if (--listing->pending == 0)
@@ -183,12 +198,10 @@ void RestApi::channels(const HttpRequest &request, const HttpResponder &responde
 void RestApi::channel(const HttpRequest &request, const HttpResponder &responder) const
 {
     const auto topic = request.pathRest;
-    const auto caller = callerOf(m_context.policy, request);
-    if (!caller.ok()) {
-        responder.respond(refusal(caller.failure));
+    const auto caller = callerOrRefuse(m_context.policy, request, responder);
+    if (!caller)
         return;
-    }
-    m_context.policy.authorize(*caller.value, topic, Right::Presence, responder.context(),
+    m_context.policy.authorize(*caller, topic, Right::Presence, responder.context(),
                                [this, topic, responder](const std::optional<Failure> &denied) {
         if (denied) {
             responder.respond(refusal(*denied));
@@ -235,11 +248,9 @@ void RestApi::broadcast(const HttpRequest &request, const HttpResponder &respond
             400, Err::InvalidEvent, u"event must be at most %1 characters"_s.arg(Protocol::Bounds::MaxEventLength)));
         return;
     }
-    const auto caller = callerOf(m_context.policy, request, *body);
-    if (!caller.ok()) {
-        responder.respond(refusal(caller.failure));
+    const auto caller = callerOrRefuse(m_context.policy, request, responder, *body);
+    if (!caller)
         return;
-    }
     // The payload is relayed as its bytes, exactly as a WebSocket broadcast is.
     const auto raw = Protocol::Json::objectMember(request.body, u"payload");
     const QByteArray payload = raw ? raw->toByteArray() : QByteArray();
@@ -253,11 +264,11 @@ void RestApi::broadcast(const HttpRequest &request, const HttpResponder &respond
         return;
     }
     // The operator broadcasts anywhere; a user where they may post, as over a WebSocket.
-    if (m_context.policy.isOperator(*caller.value)) {
+    if (m_context.policy.isOperator(*caller)) {
         deliver();
         return;
     }
-    m_context.policy.authorize(*caller.value, topic.toString(), Right::Post, responder.context(),
+    m_context.policy.authorize(*caller, topic.toString(), Right::Post, responder.context(),
                                [responder, deliver](const std::optional<Failure> &denied) {
         if (denied)
             responder.respond(refusal(*denied));

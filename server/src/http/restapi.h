@@ -51,6 +51,10 @@ public:
     //! declares (`user` in the JSON body, or `?user=&name=`). Shared with the chat routes.
     [[nodiscard]] static Outcome<Caller> callerOf(const Policy &policy, const HttpRequest &request,
                                                   const QJsonObject &body = {});
+    //! \brief callerOf(), or nullopt after answering the refusal on \a responder.
+    [[nodiscard]] static std::optional<Caller> callerOrRefuse(const Policy &policy, const HttpRequest &request,
+                                                              const HttpResponder &responder,
+                                                              const QJsonObject &body = {});
     //! \brief A refusal as an HTTP error response.
     [[nodiscard]] static HttpResponse refusal(const Failure &failure);
 
@@ -59,6 +63,8 @@ public:
     static void addMetricsRoutes(RestContext context, HttpRouter &router);
 
 private:
+    //! The operator routes: true when the caller is the operator, else the refusal is answered.
+    [[nodiscard]] bool isOperator(const HttpRequest &request, const HttpResponder &responder) const;
     void health(const HttpResponder &responder) const;
     void channels(const HttpRequest &request, const HttpResponder &responder) const;
     void channel(const HttpRequest &request, const HttpResponder &responder) const;
