@@ -3,13 +3,12 @@
 // can be malformed, oversized or slow on purpose.
 #include "ops/metrics.h"
 #include "rawclient.h"
+#include "rawhttp.h"
 #include "server.h"
 #include "testserver.h"
 
-#include <QtCore/QJsonDocument>
 #include <QtCore/QJsonObject>
 #include <QtCore/QLoggingCategory>
-#include <QtCore/QRandomGenerator>
 #include <QtCore/QTimer>
 #include <QtNetwork/QTcpSocket>
 #include <QtTest/QSignalSpy>
@@ -21,117 +20,14 @@
 using namespace Qt::StringLiterals;
 using namespace std::chrono_literals;
 using namespace Confab;
+using Testing::getRequest;
 using Testing::RawClient;
+using Testing::RawHttp;
 using Testing::RawWebSocket;
 using Testing::TestServer;
+using Testing::upgradeRequest;
 
 namespace {
-
-struct Response
-{
-    int status = 0;
-    QHash<QByteArray, QByteArray> headers; //!< names lower-cased
-    QByteArray body;
-
-    [[nodiscard]] QJsonObject json() const { return QJsonDocument::fromJson(body).object(); }
-    [[nodiscard]] QString errorCode() const
-    {
-        return json().value("error"_L1).toObject().value("code"_L1).toString();
-    }
-};
-
-//! An HTTP/1.1 client on a bare TCP socket that writes exactly the bytes it is given and parses
-//! responses (with Content-Length, or none for 101) as they arrive.
-class RawHttp : public QObject
-{
-public:
-    RawHttp()
-    {
-        connect(&m_socket, &QTcpSocket::readyRead, this, [this] { m_buffer += m_socket.readAll(); });
-    }
-
-    bool open(quint16 port)
-    {
-        m_socket.connectToHost(QHostAddress::LocalHost, port);
-        return m_socket.waitForConnected(5000);
-    }
-
-    void send(const QByteArray &bytes)
-    {
-        m_socket.write(bytes);
-        m_socket.flush();
-    }
-
-    //! Waits for the next complete response and removes it from the buffer.
-    std::optional<Response> read(int timeoutMs = 5000)
-    {
-        std::optional<Response> response;
-        (void)QTest::qWaitFor(
-            [&] {
-                m_buffer += m_socket.readAll();
-                response = parse();
-                return response.has_value();
-            },
-            timeoutMs);
-        return response;
-    }
-
-    bool waitForDisconnected(int timeoutMs = 5000)
-    {
-        return QTest::qWaitFor([this] { return m_socket.state() == QAbstractSocket::UnconnectedState; },
-                               timeoutMs);
-    }
-
-    //! Bytes received that are not part of a parsed response.
-    [[nodiscard]] const QByteArray &pending() const { return m_buffer; }
-    QTcpSocket &socket() { return m_socket; }
-
-private:
-    std::optional<Response> parse()
-    {
-        const auto end = m_buffer.indexOf("\r\n\r\n");
-        if (end < 0)
-            return std::nullopt;
-        const auto lines = m_buffer.left(end).split('\n');
-        const auto statusLine = lines.first().trimmed().split(' ');
-        if (statusLine.size() < 2 || !statusLine.first().startsWith("HTTP/1."))
-            return Response{-1, {}, m_buffer};
-        Response response;
-        response.status = statusLine.at(1).toInt();
-        for (qsizetype i = 1; i < lines.size(); ++i) {
-            const auto colon = lines.at(i).indexOf(':');
-            if (colon > 0)
-                response.headers.insert(lines.at(i).left(colon).trimmed().toLower(),
-                                        lines.at(i).mid(colon + 1).trimmed());
-        }
-        const qsizetype length = response.headers.value("content-length", "0").toLongLong();
-        if (m_buffer.size() < end + 4 + length)
-            return std::nullopt;
-        response.body = m_buffer.mid(end + 4, length);
-        m_buffer.remove(0, end + 4 + length);
-        return response;
-    }
-
-    QTcpSocket m_socket;
-    QByteArray m_buffer;
-};
-
-QByteArray getRequest(const QByteArray &path, const QByteArray &extraHeaders = {})
-{
-    return "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\n" + extraHeaders + "\r\n";
-}
-
-QByteArray upgradeRequest(const QByteArray &path, const QByteArray &origin = {})
-{
-    QByteArray nonce(16, Qt::Uninitialized);
-    for (auto &c : nonce)
-        c = char(QRandomGenerator::global()->bounded(256));
-    QByteArray headers = "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: " + nonce.toBase64()
-        + "\r\nSec-WebSocket-Version: 13\r\n";
-    if (!origin.isEmpty())
-        headers += "Origin: " + origin + "\r\n";
-    return getRequest(path, headers);
-}
 
 //! Small limits so that every guard is cheap to trip.
 Server::ServerConfig guardConfig(std::chrono::milliseconds timeouts)
