@@ -31,14 +31,6 @@ HttpResponse resultResponse(const ChatService::Result &result, int okStatus = 20
     return HttpResponse::json(result.created ? 201 : okStatus, result.response);
 }
 
-HttpResponse invalidBody(const QString &expected, const QString &whyNot)
-{
-    QString message = u"Expected a JSON object "_s + expected;
-    if (!whyNot.isEmpty())
-        message += u": "_s + whyNot;
-    return HttpResponse::error(400, "INVALID_BODY"_L1, message);
-}
-
 //! Query parameters in the JSON shape the ChatService reads: whole numbers become numbers; anything
 //! else stays text, which the service then refuses with the same words as over a WebSocket.
 QJsonObject numericFields(const QUrlQuery &query, std::initializer_list<QString> names)
@@ -79,10 +71,16 @@ public:
         connect(&m_timer, &QTimer::timeout, this, [this] { answer({}); });
         m_timer.start(timeout);
     }
-    ~PollWait() override
+    ~PollWait() override { detach(); }
+
+    //! Stops waiting: no more hub callbacks, no timeout. Called when the wait ends, so that the
+    //! object, deleted later, never reaches back into the routes or the hub.
+    void detach()
     {
+        m_timer.stop();
         if (m_watching)
             m_routes.m_hub.removeWatcher(m_topic, this);
+        m_watching = false;
     }
 
     void messageArrived(const QString &, const QJsonObject &message) override
@@ -132,7 +130,8 @@ ChatRoutes::ChatRoutes(const ServerConfig &config, ChatService &chat, Hub &hub, 
 
 ChatRoutes::~ChatRoutes()
 {
-    // Waits deregister from the hub as they go; the hub outlives this object.
+    // Waits deregister from the hub as they go; the hub outlives this object. Ended waits
+    // queued for deletion are already detached.
     m_waits.clear();
 }
 
@@ -154,12 +153,13 @@ void ChatRoutes::endWait(PollWait *wait)
     // Destroyed on the next pass: this may run inside the wait's own timer or hub callback.
     std::shared_ptr<PollWait> doomed(std::move(it->second));
     m_waits.erase(it);
+    doomed->detach();
     QMetaObject::invokeMethod(this, [doomed] {}, Qt::QueuedConnection);
 }
 
 void ChatRoutes::postMessage(const HttpRequest &request, const HttpResponder &responder)
 {
-    QString whyNot;
+    HttpRequest::BodyError whyNot;
     const auto body = request.jsonBody(&whyNot);
     if (!body) {
         responder.respond(invalidBody(u"{channel, client_id, body}"_s, whyNot));
@@ -248,9 +248,13 @@ void ChatRoutes::wait(const QString &topic, qint64 since, std::chrono::milliseco
 
 void ChatRoutes::postTyping(const HttpRequest &request, const HttpResponder &responder)
 {
-    QString whyNot;
-    const auto body = request.jsonBody(&whyNot);
-    if (!body || !body->value("typing"_L1).isBool()) {
+    HttpRequest::BodyError whyNot;
+    auto body = request.jsonBody(&whyNot);
+    if (body && !body->value("typing"_L1).isBool()) {
+        whyNot = {"INVALID_BODY"_L1, u"typing must be true or false"_s};
+        body.reset();
+    }
+    if (!body) {
         responder.respond(invalidBody(u"{channel, typing: true|false}"_s, whyNot));
         return;
     }
@@ -292,7 +296,7 @@ void ChatRoutes::getPresence(const HttpRequest &request, const HttpResponder &re
 void ChatRoutes::postPresence(const HttpRequest &request, const HttpResponder &responder)
 {
     const auto topic = request.pathRest;
-    QString whyNot;
+    HttpRequest::BodyError whyNot;
     const auto body = request.jsonBody(&whyNot);
     if (!body) {
         responder.respond(invalidBody(u"{meta, key?, leave?}"_s, whyNot));

@@ -100,6 +100,12 @@ void HttpConnection::process()
         m_headDeadline.stop();
         if (head->isWebSocketUpgrade()) {
             m_idle.stop();
+            if (!peeked.first(end).endsWith("\r\n\r\n")) {
+                // The WebSocket handshake (RFC 6455 §4.1) is strict HTTP/1.1, and Qt's handshake
+                // parser waits for CRLF line ends: refuse rather than hand over a head it never reads.
+                fail(400, "BAD_REQUEST"_L1, u"A WebSocket upgrade request needs CRLF line ends"_s);
+                return;
+            }
             if (m_hooks.onUpgrade)
                 m_hooks.onUpgrade(*this, *head); // refuses, or takes the socket
             else

@@ -109,23 +109,32 @@ QUrlQuery HttpRequest::query() const
     return q < 0 ? QUrlQuery() : QUrlQuery(QString::fromUtf8(head.target.mid(q + 1)));
 }
 
-std::optional<QJsonObject> HttpRequest::jsonBody(QString *whyNot) const
+std::optional<QJsonObject> HttpRequest::jsonBody(BodyError *error) const
 {
     // Qt reads invalid UTF-8 and lone surrogate escapes as other characters without a word; a
     // body is taken exactly as sent or not at all.
     if (const auto defect = Protocol::Json::findTextDefect(body)) {
-        if (whyNot)
-            *whyNot = defect->reason();
+        if (error) {
+            const bool notText = defect->kind == Protocol::Json::TextDefect::Kind::LoneSurrogate;
+            *error = {notText ? Err::InvalidPayload : "INVALID_BODY"_L1, defect->reason()};
+        }
         return std::nullopt;
     }
-    QJsonParseError error;
-    const auto doc = QJsonDocument::fromJson(body, &error);
-    if (error.error != QJsonParseError::NoError || !doc.isObject()) {
-        if (whyNot)
-            *whyNot = u"the body is not a JSON object"_s;
+    QJsonParseError parseError;
+    const auto doc = QJsonDocument::fromJson(body, &parseError);
+    if (parseError.error != QJsonParseError::NoError || !doc.isObject()) {
+        if (error)
+            *error = {"INVALID_BODY"_L1, u"the body is not a JSON object"_s};
         return std::nullopt;
     }
     return doc.object();
+}
+
+HttpResponse invalidBody(const QString &expected, const HttpRequest::BodyError &error)
+{
+    if (error.code == Err::InvalidPayload)
+        return HttpResponse::error(400, error.code, error.reason);
+    return HttpResponse::error(400, error.code, u"Expected a JSON object "_s + expected + u": "_s + error.reason);
 }
 
 // ---- HttpResponse ----------------------------------------------------------------------------

@@ -56,10 +56,16 @@ struct HttpRequest
     [[nodiscard]] const QByteArray &path() const { return head.path; }
     [[nodiscard]] QByteArray header(QByteArrayView lowerName) const { return head.header(lowerName); }
     [[nodiscard]] QUrlQuery query() const;
-    //! \brief The body as a JSON object, or nullopt with the reason in \a whyNot: not JSON (RFC
-    //! 8259), not an object, invalid UTF-8, or a lone surrogate escape (which Qt would silently
-    //! turn into another character).
-    [[nodiscard]] std::optional<QJsonObject> jsonBody(QString *whyNot = nullptr) const;
+    //! \brief Why a body was not taken: `INVALID_BODY` (not UTF-8 RFC 8259 JSON, or not an object)
+    //! or `INVALID_PAYLOAD` (a lone surrogate escape: JSON, but not text; Qt would silently turn
+    //! it into another character, and a body is stored exactly as sent or not at all).
+    struct BodyError
+    {
+        QLatin1StringView code;
+        QString reason;
+    };
+    //! \brief The body as a JSON object, or nullopt with the reason in \a error.
+    [[nodiscard]] std::optional<QJsonObject> jsonBody(BodyError *error = nullptr) const;
 };
 
 //! \brief An HTTP response, written by HttpConnection (the only writer of HTTP responses).
@@ -82,6 +88,10 @@ struct HttpResponse
     //! extra headers, the body.
     [[nodiscard]] QByteArray serialize(bool keepAlive) const;
 };
+
+//! \brief The 400 for a body jsonBody() refused; \a expected names the fields, e.g.
+//! "{channel, client_id, body}".
+[[nodiscard]] HttpResponse invalidBody(const QString &expected, const HttpRequest::BodyError &error);
 
 //! \brief The reason phrase for \a status.
 [[nodiscard]] QByteArray reasonPhrase(int status);

@@ -230,11 +230,10 @@ void RestApi::broadcast(const HttpRequest &request, const HttpResponder &respond
                                               u"A broadcast may be at most %1 bytes, like a WebSocket frame"_s.arg(limit)));
         return;
     }
-    QString whyNot;
+    HttpRequest::BodyError whyNot;
     const auto body = request.jsonBody(&whyNot);
     if (!body) {
-        responder.respond(HttpResponse::error(
-            400, "INVALID_BODY"_L1, u"Invalid request body: expected a JSON object {topic, event, payload}: "_s + whyNot));
+        responder.respond(invalidBody(u"{topic, event, payload}"_s, whyNot));
         return;
     }
     const auto topic = body->value("topic"_L1);

@@ -178,6 +178,10 @@ void Session::close(QWebSocketProtocol::CloseCode code, const QString &reason)
     if (m_closing || m_finished)
         return;
     m_closing = true;
+    // Lost already (its disconnected() is queued, so the session has not finished yet): there
+    // is nobody to send a close frame to, and Qt would try to write one to a closed socket.
+    if (m_webSocket->state() != QAbstractSocket::ConnectedState)
+        return;
     m_webSocket->close(code, reason);
     // A peer that never answers the close (or never reads at all) must not keep the socket.
     QTimer::singleShot(CloseGrace, m_webSocket.get(), &QWebSocket::abort);

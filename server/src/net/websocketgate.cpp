@@ -5,6 +5,7 @@
 #include "ops/logging.h"
 #include "ops/metrics.h"
 
+#include <QtCore/QTimer>
 #include <QtNetwork/QTcpSocket>
 #include <QtWebSockets/QWebSocket>
 #include <QtWebSockets/QWebSocketServer>
@@ -45,8 +46,16 @@ void WebSocketGate::closeAll()
     if (m_server)
         m_server->disconnect(this);
     m_server.reset();
+    // A connected socket emits disconnected() from its destructor: unhook every pending one
+    // first, and destroy them from locals, so that forget() cannot run into a list being cleared.
+    for (auto &pending : m_pending)
+        pending.tcp->disconnect(this);
+    auto pending = std::move(m_pending);
+    auto dead = std::move(m_dead);
     m_pending.clear();
     m_dead.clear();
+    pending.clear();
+    dead.clear();
 }
 
 void WebSocketGate::addEndpoint(std::function<bool(QByteArrayView)> matches, Endpoint endpoint)
@@ -90,9 +99,17 @@ void WebSocketGate::handle(HttpConnection &connection, const RequestHead &head)
     }
     auto released = connection.release();
     QTcpSocket *tcp = released.socket.get();
-    // A socket whose handshake fails or times out inside QWebSocketServer just disconnects.
+    // A socket whose handshake fails inside QWebSocketServer just disconnects.
     connect(tcp, &QTcpSocket::disconnected, this, [this, tcp] { forget(tcp); });
-    m_pending.push_back(Pending{std::move(released.socket), std::move(released.slot), head.path, route->get()});
+    const quint64 id = ++m_nextId;
+    m_pending.push_back(Pending{std::move(released.socket), std::move(released.slot), head.path, route->get(), id});
+    // Qt starts no handshake timer for a socket handed to it: one that never completes (its
+    // head never parses as Qt wants it) must not hold its socket and per-address slot forever.
+    QTimer::singleShot(m_config.limits.requestHeadTimeout, this, [this, id] {
+        const auto it = std::find_if(m_pending.begin(), m_pending.end(), [id](const Pending &p) { return p.id == id; });
+        if (it != m_pending.end())
+            it->tcp->abort(); // disconnected → forget()
+    });
     m_server->handleConnection(tcp);
 }
 

@@ -63,6 +63,7 @@ private:
         IpLimits::Slot slot;
         QByteArray path;
         const Route *route = nullptr;
+        quint64 id = 0; // for the handshake deadline (a pointer could be reused)
     };
     void onNewWebSocket();
     void forget(QTcpSocket *tcp);
@@ -71,6 +72,7 @@ private:
     Metrics &m_metrics;
     std::vector<std::unique_ptr<Route>> m_routes;
     std::vector<Pending> m_pending;
+    quint64 m_nextId = 0;
     std::vector<std::unique_ptr<QTcpSocket>> m_dead; // failed handshakes, deleted on the next pass
     // Declared last, destroyed first: the WebSockets it still holds use the pending sockets.
     std::unique_ptr<QWebSocketServer> m_server;
