@@ -47,6 +47,7 @@ private Q_SLOTS:
     void authEnabledWithoutKey();
     void authSettingsWhileDisabled();
     void shortSecret();
+    void shortAdminToken();
 
     void helpListsEveryOption();
     void helpDefaultsRoundTrip();
@@ -314,6 +315,16 @@ void tst_ConfigLoader::otherValues()
     QCOMPARE(result.config.auth.issuer, u"me"_s);
     QCOMPARE(result.config.auth.audience, u"confab"_s);
 
+    // The metrics address: IPv4, IPv6 in brackets, localhost; empty turns it off again.
+    const ConfigResult metrics = load({u"--metrics-bind=127.0.0.1:9100"_s, u"--admin-token=op-0123456789abcdef0123456789abcdef"_s});
+    QCOMPARE(metrics.errors, QStringList());
+    QCOMPARE(metrics.config.metricsAddress, QHostAddress(QHostAddress::LocalHost));
+    QCOMPARE(metrics.config.metricsPort, quint16(9100));
+    QCOMPARE(metrics.config.auth.adminToken, "op-0123456789abcdef0123456789abcdef"_ba);
+    QCOMPARE(load({u"--metrics-bind=[::1]:9101"_s}).config.metricsAddress, QHostAddress(QHostAddress::LocalHostIPv6));
+    QCOMPARE(load({u"--metrics-bind=localhost:9102"_s}).config.metricsPort, quint16(9102));
+    QCOMPARE(load({u"--metrics-bind="_s}).config.metricsPort, quint16(0));
+
     const struct
     {
         QString level;
@@ -367,6 +378,14 @@ void tst_ConfigLoader::invalidValues_data()
                           << u"expected an IP address, localhost or any"_s;
     QTest::newRow("bind partial") << u"--bind"_s << u"192.168.1"_s
                                   << u"expected an IP address, localhost or any"_s;
+    QTest::newRow("metrics no port") << u"--metrics-bind"_s << u"127.0.0.1"_s << u"expected <address>:<port>"_s;
+    QTest::newRow("metrics host name") << u"--metrics-bind"_s << u"example.com:9100"_s << u"expected <address>:<port>"_s;
+    QTest::newRow("metrics port 0") << u"--metrics-bind"_s << u"127.0.0.1:0"_s
+                                    << u"expected <address>:<port> with a port from 1 to 65535"_s;
+    QTest::newRow("metrics port range") << u"--metrics-bind"_s << u"127.0.0.1:65536"_s
+                                        << u"expected <address>:<port> with a port from 1 to 65535"_s;
+    QTest::newRow("metrics port text") << u"--metrics-bind"_s << u"127.0.0.1:http"_s
+                                       << u"expected <address>:<port> with a port from 1 to 65535"_s;
 }
 
 void tst_ConfigLoader::invalidValues()
@@ -585,6 +604,15 @@ void tst_ConfigLoader::shortSecret()
     QVERIFY(result.warnings.first().contains(u"32"));
 }
 
+void tst_ConfigLoader::shortAdminToken()
+{
+    // The operator's credential is a password anyone can try over HTTP: short ones are guessable.
+    const ConfigResult result = load({u"--admin-token=letmein"_s});
+    QCOMPARE(result.errors, QStringList());
+    QCOMPARE(result.warnings.size(), 1);
+    QVERIFY2(result.warnings.first().contains(u"ADMIN_TOKEN is 7 bytes"), qPrintable(result.warnings.first()));
+}
+
 void tst_ConfigLoader::helpListsEveryOption()
 {
     const QString help = ConfigLoader::helpText();
@@ -623,6 +651,8 @@ void tst_ConfigLoader::helpListsEveryOption()
         {u"--long-poll-timeout", u"LONG_POLL_TIMEOUT"},
         {u"--join-password", u"JOIN_PASSWORD"},
         {u"--session-ttl", u"SESSION_TTL"},
+        {u"--admin-token", u"ADMIN_TOKEN"},
+        {u"--metrics-bind", u"METRICS_BIND"},
         {u"--session-failures-per-minute", u"SESSION_FAILURES_PER_MINUTE"},
         {u"--discovery", u"DISCOVERY"},
         {u"--discovery-port", u"DISCOVERY_PORT"},

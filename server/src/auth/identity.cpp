@@ -14,7 +14,7 @@ constexpr qsizetype MaxUserNameLength = 100; // a display name, not a paragraph
 
 bool isValidUserId(const QString &id)
 {
-    static const QRegularExpression re(uR"(^[A-Za-z0-9_.\-]{1,64}$)"_s);
+    static const QRegularExpression re(QRegularExpression::anchoredPattern(uR"([A-Za-z0-9_.\-]{1,64})"_s));
     return re.match(id).hasMatch();
 }
 

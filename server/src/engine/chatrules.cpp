@@ -23,13 +23,13 @@ constexpr qsizetype MaxStatusTextLength = 100; // "in a meeting until 3"
 bool isValidClientId(const QString &id)
 {
     // Echoed back and indexed per author: short and plain.
-    static const QRegularExpression re(uR"(^[A-Za-z0-9_\-]{1,64}$)"_s);
+    static const QRegularExpression re(QRegularExpression::anchoredPattern(uR"([A-Za-z0-9_\-]{1,64})"_s));
     return re.match(id).hasMatch();
 }
 
 bool isValidMessageId(const QString &id)
 {
-    static const QRegularExpression re(uR"(^[0-9a-fA-F\-]{1,64}$)"_s);
+    static const QRegularExpression re(QRegularExpression::anchoredPattern(uR"([0-9a-fA-F\-]{1,64})"_s));
     return re.match(id).hasMatch();
 }
 

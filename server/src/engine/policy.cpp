@@ -24,7 +24,7 @@ constexpr qsizetype MaxPresenceKeyLength = 255;
 
 bool isValidDevice(QStringView device)
 {
-    static const QRegularExpression re(uR"(^[A-Za-z0-9_.\-]{1,64}$)"_s);
+    static const QRegularExpression re(QRegularExpression::anchoredPattern(uR"([A-Za-z0-9_.\-]{1,64})"_s));
     return re.match(device.toString()).hasMatch();
 }
 

@@ -109,7 +109,7 @@ std::optional<bool> parseBool(const QString &text)
 
 std::optional<qint64> parseSize(const QString &text)
 {
-    static const QRegularExpression re(u"^(\\d+)\\s*(k|K|KiB|m|M|MiB)?$"_s);
+    static const QRegularExpression re(QRegularExpression::anchoredPattern(u"(\\d+)\\s*(k|K|KiB|m|M|MiB)?"_s));
     const auto match = re.match(text.trimmed());
     if (!match.hasMatch())
         return std::nullopt;
@@ -131,7 +131,7 @@ std::optional<qint64> parseSize(const QString &text)
 
 std::optional<std::chrono::milliseconds> ConfigLoader::parseDuration(const QString &text)
 {
-    static const QRegularExpression re(u"^(\\d+)\\s*(ms|s|m|h|d)?$"_s);
+    static const QRegularExpression re(QRegularExpression::anchoredPattern(u"(\\d+)\\s*(ms|s|m|h|d)?"_s));
     const auto match = re.match(text.trimmed());
     if (!match.hasMatch())
         return std::nullopt;
@@ -376,8 +376,10 @@ std::vector<Option> buildOptions()
             return {};
         }
         const auto colon = v.lastIndexOf(u':');
-        const auto port = colon > 0 ? parseDigits(QStringView(v).mid(colon + 1)) : std::nullopt;
-        QString host = colon > 0 ? v.left(colon) : QString();
+        if (colon <= 0)
+            return u"expected <address>:<port>, such as 127.0.0.1:9100"_s;
+        const std::optional<qint64> portNumber = parseDigits(QStringView(v).mid(colon + 1));
+        QString host = v.left(colon);
         if (host.startsWith(u'[') && host.endsWith(u']'))
             host = host.mid(1, host.size() - 2);
         QHostAddress address;
@@ -386,10 +388,10 @@ std::vector<Option> buildOptions()
         else if (!address.setAddress(host)
                  || (address.protocol() == QAbstractSocket::IPv4Protocol && host.count(u'.') != 3))
             return u"expected <address>:<port>, such as 127.0.0.1:9100"_s;
-        if (!port || *port < 1 || *port > 65535)
+        if (!portNumber || *portNumber < 1 || *portNumber > 65535)
             return u"expected <address>:<port> with a port from 1 to 65535"_s;
         config.metricsAddress = address;
-        config.metricsPort = quint16(*port);
+        config.metricsPort = quint16(*portNumber);
         return {};
     };
     metricsBind.show = [](const ServerConfig &config) {
@@ -727,7 +729,7 @@ EnvFile readEnvFile(const QString &path, QStringList *errors)
         errors->append(u"cannot read env file %1: %2"_s.arg(path, file.errorString()));
         return result;
     }
-    static const QRegularExpression keyPattern(u"^[A-Za-z_][A-Za-z0-9_]*$"_s);
+    static const QRegularExpression keyPattern(QRegularExpression::anchoredPattern(u"[A-Za-z_][A-Za-z0-9_]*"_s));
     const QStringList lines = QString::fromUtf8(file.readAll()).split(u'\n');
     for (qsizetype i = 0; i < lines.size(); ++i) {
         const int lineNumber = int(i + 1);
