@@ -18,7 +18,7 @@ build_asan="${CONFAB_ASAN_BUILD_DIR:-$here/build-asan}"
 # Every Debian package the build and the tests need. Keep in sync with README "Requirements".
 apt_packages=(
     build-essential cmake ninja-build pkg-config
-    qt6-base-dev qt6-websockets-dev qt6-httpserver-dev libqt6sql6-sqlite libqt6sql6-psql
+    qt6-base-dev qt6-websockets-dev libqt6sql6-sqlite libqt6sql6-psql
     libcpp-jwt-dev nlohmann-json3-dev libssl-dev
     qt6-declarative-dev qt6-declarative-dev-tools
     qml6-module-qtqml qml6-module-qtquick qml6-module-qtquick-controls qml6-module-qtquick-layouts
