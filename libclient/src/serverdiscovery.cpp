@@ -11,6 +11,7 @@
 #include <QtNetwork/QNetworkDatagram>
 #include <QtNetwork/QUdpSocket>
 
+#include <algorithm>
 #include <memory>
 #include <optional>
 
@@ -22,9 +23,6 @@ Q_LOGGING_CATEGORY(lcClientDiscovery, "confab.client.discovery", QtInfoMsg)
 
 namespace {
 
-// Beacons come every 2 s: a server is dropped after missing three in a row, so one lost
-// datagram (UDP, Wi-Fi) does not make it flicker out of the list.
-constexpr qint64 ExpiryMs = 7000;
 // A beacon is about 150 bytes; anything much larger is not one, and is not parsed.
 constexpr qsizetype MaxDatagramBytes = 1024;
 // Bounds the list (and the memory) should something flood the port with fake servers.
@@ -98,10 +96,13 @@ struct ServerDiscovery::Private
 
     ServerDiscovery *q;
     std::unique_ptr<QUdpSocket> socket;
+    // Fires when the server heard from longest ago is due to go (see scheduleExpiry()).
     QTimer expiry;
     QElapsedTimer clock;
     QList<Server> servers;
     int port = DefaultPort;
+    // The default lets two beacons be lost (UDP, Wi-Fi) without the row flickering out of the list.
+    int expiryMs = DefaultExpiryInterval;
     QString error;
 
     void setError(const QString &message)
@@ -196,7 +197,7 @@ struct ServerDiscovery::Private
             q->endInsertRows();
             Q_EMIT q->countChanged();
             if (!expiry.isActive())
-                expiry.start();
+                scheduleExpiry();
             return;
         }
         Server &server = servers[row];
@@ -209,15 +210,29 @@ struct ServerDiscovery::Private
         Q_EMIT q->dataChanged(index, index);
     }
 
+    // A refresh does not reschedule: when the timer fires, expire() drops whoever is due and
+    // schedules the next one from the (refreshed) times.
+    void scheduleExpiry()
+    {
+        if (servers.isEmpty()) {
+            expiry.stop();
+            return;
+        }
+        qint64 oldest = servers.constFirst().lastSeenMs;
+        for (const Server &server : std::as_const(servers))
+            oldest = std::min(oldest, server.lastSeenMs);
+        const qint64 due = oldest + expiryMs - clock.elapsed();
+        expiry.start(int(std::clamp<qint64>(due, 0, expiryMs)));
+    }
+
     void expire()
     {
         const qint64 now = clock.elapsed();
         for (qsizetype row = servers.size() - 1; row >= 0; --row) {
-            if (now - servers.at(row).lastSeenMs >= ExpiryMs)
+            if (now - servers.at(row).lastSeenMs >= expiryMs)
                 remove(row);
         }
-        if (servers.isEmpty())
-            expiry.stop();
+        scheduleExpiry();
     }
 };
 
@@ -226,8 +241,10 @@ ServerDiscovery::ServerDiscovery(QObject *parent)
 {
     d->q = this;
     d->clock.start();
-    // Expiry is checked twice a second: a row outlives its 7 s by at most half a second.
-    d->expiry.setInterval(500);
+    d->expiry.setSingleShot(true);
+    // Precise: a row goes no earlier than expiryInterval after its last beacon (QTimer never
+    // fires early), and only a timer's slack later.
+    d->expiry.setTimerType(Qt::PreciseTimer);
     connect(&d->expiry, &QTimer::timeout, this, [this] { d->expire(); });
 }
 
@@ -267,6 +284,21 @@ void ServerDiscovery::setPort(int port)
         if (!d->listen())
             Q_EMIT activeChanged();
     }
+}
+
+int ServerDiscovery::expiryInterval() const
+{
+    return d->expiryMs;
+}
+
+void ServerDiscovery::setExpiryInterval(int milliseconds)
+{
+    if (milliseconds == d->expiryMs || milliseconds < 1)
+        return;
+    d->expiryMs = milliseconds;
+    Q_EMIT expiryIntervalChanged();
+    if (!d->servers.isEmpty())
+        d->scheduleExpiry();
 }
 
 QString ServerDiscovery::errorString() const

@@ -4,13 +4,18 @@ import Confab.Client
 
 // Chat from QML against the real server (started by tst_qmlclient.cpp): two users, a message
 // sent from JavaScript shown in both message views with its roles, an edit, a reaction, a read
-// receipt, typing and unread counts, the way a QML chat application binds them.
+// receipt, typing and unread counts, the way a QML chat application binds them. Every test
+// function has a server, two clients and send queues of its own (init()), so each runs alone and
+// in any order.
 TestCase {
     id: testCase
 
-    readonly property url url: serverUrl // qmllint disable unqualified
     readonly property string storage: storageDir // qmllint disable unqualified
 
+    // Made in init() for each test function.
+    property Client alice: null
+    property Client bob: null
+    property int run: 0
     property Channel aliceRoom: null
     property Channel bobRoom: null
     property Reply pendingReply: null
@@ -30,15 +35,9 @@ TestCase {
     width: 400
     height: 400
 
-    Client {
-        id: alice
-        url: testCase.url
-        storagePath: testCase.storage + "/alice"
-    }
-    Client {
-        id: bob
-        url: testCase.url
-        storagePath: testCase.storage + "/bob"
+    Component {
+        id: clientComponent
+        Client {}
     }
 
     Connections {
@@ -77,7 +76,16 @@ TestCase {
         return view.itemAtIndex(row) as MessageRow
     }
 
-    function initTestCase() {
+    // A fresh server, and Alice and Bob in room:qmlchat on it, with send queues no earlier test
+    // function used (a queue left with a message in it would send it again).
+    function init() {
+        verify(fixture.startServer(), fixture.errorString) // qmllint disable unqualified
+        ++run
+        const url = fixture.serverUrl // qmllint disable unqualified
+        alice = createTemporaryObject(clientComponent, testCase, {url: url, storagePath: storage + "/" + run + "/alice"})
+        bob = createTemporaryObject(clientComponent, testCase, {url: url, storagePath: storage + "/" + run + "/bob"})
+        verify(alice && bob)
+        replyResult = null
         alice.setUser("alice", "Alice")
         bob.setUser("bob", "Bob")
         aliceRoom = alice.channel("room:qmlchat", {chat: true})
@@ -92,7 +100,14 @@ TestCase {
         compare(aliceRoom.channelType, "public")
     }
 
-    function test_1_sendShowsPendingThenSent() {
+    // Alice's "hello @bob", sent and seen by Bob: what the tests of an existing message start from.
+    function sendHello() {
+        verify(finishedReply(aliceRoom.sendMessage("hello @bob")).ok)
+        compare(rowOf(aliceView, 0).state, MessageModel.Sent)
+        tryCompare(bobView, "count", 1)
+    }
+
+    function test_sendShowsPendingThenSent() {
         const reply = aliceRoom.sendMessage("hello @bob")
         // The row is there at once, pending, before the server answered.
         compare(aliceRoom.messages.count, 1)
@@ -116,7 +131,8 @@ TestCase {
         compare(bobRoom.mentionCount, 1)
     }
 
-    function test_2_editReactRead() {
+    function test_editReactRead() {
+        sendHello()
         const id = rowOf(aliceView, 0).messageId
         verify(finishedReply(aliceRoom.editMessage(id, "hello again @bob")).ok)
         const row = rowOf(bobView, 0)
@@ -134,7 +150,7 @@ TestCase {
         tryVerify(() => rowOf(aliceView, 0).readBy.indexOf("bob") >= 0)
     }
 
-    function test_3_typing() {
+    function test_typing() {
         aliceRoom.setTyping(true)
         tryVerify(() => bobRoom.typingUsers.length === 1)
         compare(bobRoom.typingUsers[0].name, "Alice")
@@ -142,7 +158,8 @@ TestCase {
         tryVerify(() => bobRoom.typingUsers.length === 0)
     }
 
-    function test_4_deleteAndRefusals() {
+    function test_deleteAndRefusals() {
+        sendHello()
         const id = rowOf(aliceView, 0).messageId
         const foreign = finishedReply(bobRoom.deleteMessage(id))
         verify(!foreign.ok)
@@ -154,8 +171,15 @@ TestCase {
         compare(empty.errorCode, "INVALID_PAYLOAD")
     }
 
-    function cleanupTestCase() {
+    // The clients themselves are destroyed after this (createTemporaryObject).
+    function cleanup() {
         alice.disconnectFromServer()
         bob.disconnectFromServer()
+        replySpy.target = null
+        pendingReply = null
+        aliceRoom = null
+        bobRoom = null
+        tryVerify(() => fixture.connectionCount() === 0, 5000, "the clients' connections closed") // qmllint disable unqualified
+        fixture.stopServer() // qmllint disable unqualified
     }
 }

@@ -4,14 +4,15 @@ import Confab.Client
 
 // The QML face of ConfabClient, end to end against a real server (started by tst_qmlclient.cpp):
 // two clients in one room, a broadcast with ack, replies, and presence in the list models.
-// Waits are on state (tryCompare, SignalSpy), never fixed sleeps.
+// Waits are on state (tryCompare, SignalSpy), never fixed sleeps. Every test function has a server
+// and two clients of its own (init()), so each runs alone and in any order.
 TestCase {
     id: testCase
 
-    // The server's URL, set by tst_qmlclient.cpp.
-    readonly property url url: serverUrl // qmllint disable unqualified
-
-    // Alice receives her own broadcasts (self) and gets acks; Bob only listens.
+    // Made in init() for each test function; Alice receives her own broadcasts (self) and gets
+    // acks, Bob only listens.
+    property Client alice: null
+    property Client bob: null
     property Channel aliceRoom: null
     property Channel bobRoom: null
 
@@ -49,13 +50,33 @@ TestCase {
     width: 400
     height: 400
 
-    Client {
-        id: alice
-        url: testCase.url
+    Component {
+        id: clientComponent
+        Client {}
     }
-    Client {
-        id: bob
-        url: testCase.url
+
+    function init() {
+        verify(fixture.startServer(), fixture.errorString) // qmllint disable unqualified
+        alice = createTemporaryObject(clientComponent, testCase, {url: fixture.serverUrl}) // qmllint disable unqualified
+        bob = createTemporaryObject(clientComponent, testCase, {url: fixture.serverUrl}) // qmllint disable unqualified
+        verify(alice && bob)
+        aliceEvent = ""
+        alicePayload = null
+        replyResult = null
+        bobBroadcasts.clear()
+        bobPresenceJoins.clear()
+    }
+
+    // The clients themselves are destroyed after this (createTemporaryObject).
+    function cleanup() {
+        alice.disconnectFromServer()
+        bob.disconnectFromServer()
+        replySpy.target = null
+        pendingReply = null
+        aliceRoom = null
+        bobRoom = null
+        tryVerify(() => fixture.connectionCount() === 0, 5000, "the clients' connections closed") // qmllint disable unqualified
+        fixture.stopServer() // qmllint disable unqualified
     }
 
     Connections {
@@ -112,11 +133,11 @@ TestCase {
         x: 200
         width: 200
         height: 200
-        model: alice.channels
+        model: testCase.alice ? testCase.alice.channels : null
         delegate: ChannelRow {}
     }
 
-    function test_1_connectAndSubscribe() {
+    function test_connectAndSubscribe() {
         compare(alice.state, Client.Disconnected)
         rooms()
         compare(alice.state, Client.Connected)
@@ -126,7 +147,7 @@ TestCase {
         compare(bob.channel("room:qml", {}), bobRoom, "channel() returns the existing channel")
     }
 
-    function test_2_channelListModel() {
+    function test_channelListModel() {
         rooms()
         compare(alice.channels.count, 1)
         compare(alice.channels.at(0), aliceRoom)
@@ -139,7 +160,7 @@ TestCase {
         tryCompare(row, "subscribed", true)
     }
 
-    function test_3_broadcastWithAck() {
+    function test_broadcastWithAck() {
         rooms()
         bobBroadcasts.clear()
         aliceEvent = ""
@@ -158,7 +179,7 @@ TestCase {
         compare(alicePayload.text, "hi")
     }
 
-    function test_4_errorReply() {
+    function test_errorReply() {
         rooms()
         const result = finishedReply(aliceRoom.send("", {text: "no event name"}))
         verify(!result.ok)
@@ -167,7 +188,7 @@ TestCase {
         verify(result.errorMessage.length > 0)
     }
 
-    function test_5_presenceJoinInModel() {
+    function test_presenceJoinInModel() {
         rooms()
         bobPresenceJoins.clear()
         const result = finishedReply(aliceRoom.track({status: "online"}))
@@ -196,7 +217,7 @@ TestCase {
     }
 
     // JavaScript can connect to a reply's finished() signal directly.
-    function test_6_replyFinishedSignalFromJavaScript() {
+    function test_replyFinishedSignalFromJavaScript() {
         rooms()
         const reply = aliceRoom.send("event", {text: "from js"})
         reply.autoDelete = false // read it after finished(); we delete it ourselves
@@ -209,14 +230,14 @@ TestCase {
     }
 
     // client.channel(topic) works without options (the default config).
-    function test_6b_channelWithoutOptions() {
+    function test_channelWithoutOptions() {
         const channel = alice.channel("room:no-options")
         verify(channel !== null)
         compare(channel.topic, "room:no-options")
         compare(alice.channel("room:no-options"), channel) // one channel per topic
     }
 
-    function test_7_uncreatableTypes_data() {
+    function test_uncreatableTypes_data() {
         return [
             {tag: "Channel", message: "Channels are made by Client.channel(topic, options)"},
             {tag: "Reply", message: "Replies are returned by Channel.send(), track(), untrack() and unsubscribe()"},
@@ -224,7 +245,7 @@ TestCase {
             {tag: "ChannelListModel", message: "Use Client.channels"},
         ]
     }
-    function test_7_uncreatableTypes(data) {
+    function test_uncreatableTypes(data) {
         let error = ""
         try {
             Qt.createQmlObject("import Confab.Client\n" + data.tag + " {}", testCase)
@@ -235,10 +256,5 @@ TestCase {
         const client = Qt.createQmlObject("import Confab.Client\nClient {}", testCase)
         verify(client !== null, "Client is creatable")
         client.destroy()
-    }
-
-    function cleanupTestCase() {
-        alice.disconnectFromServer()
-        bob.disconnectFromServer()
     }
 }

@@ -14,8 +14,8 @@ namespace Confab {
 //!
 //! Servers send a small UDP beacon every 2 s to a well-known port (41234 unless configured) and a
 //! farewell when they stop. While `active`, this model listens on `port` and lists every server
-//! heard: a row appears with the first beacon, is refreshed by each one, and goes 7 s after the
-//! last beacon, or at once on the farewell. The host of a row is the address the beacon came
+//! heard: a row appears with the first beacon, is refreshed by each one, and goes `expiryInterval`
+//! (7 s) after the last beacon, or at once on the farewell. The host of a row is the address the beacon came
 //! from (what a beacon says about itself is not trusted for that); the port and sign-in mode are
 //! the beacon's.
 //!
@@ -29,6 +29,7 @@ class CONFABCLIENT_EXPORT ServerDiscovery : public QAbstractListModel
     Q_OBJECT
     Q_PROPERTY(bool active READ isActive WRITE setActive NOTIFY activeChanged)
     Q_PROPERTY(int port READ port WRITE setPort NOTIFY portChanged)
+    Q_PROPERTY(int expiryInterval READ expiryInterval WRITE setExpiryInterval NOTIFY expiryIntervalChanged)
     Q_PROPERTY(int count READ rowCount NOTIFY countChanged)
     Q_PROPERTY(QString errorString READ errorString NOTIFY errorStringChanged)
 public:
@@ -45,6 +46,9 @@ public:
 
     //! \brief The UDP port servers announce on unless configured otherwise (`--discovery-port`).
     static constexpr int DefaultPort = 41234;
+    //! \brief How long a server stays listed after its last beacon, in ms: servers beacon every
+    //! 2 s, so a server is dropped only after missing three in a row (docs/protocol.md).
+    static constexpr int DefaultExpiryInterval = 7000;
 
     //! \brief An inactive model on DefaultPort.
     explicit ServerDiscovery(QObject *parent = nullptr);
@@ -61,6 +65,13 @@ public:
     //! \brief Changes the port; while active, listening moves there (and the list starts empty).
     void setPort(int port);
 
+    //! \brief How long, in ms, a server stays listed after its last beacon (default
+    //! DefaultExpiryInterval, 7000).
+    [[nodiscard]] int expiryInterval() const;
+    //! \brief Sets expiryInterval() to \a milliseconds (at least 1; other values are ignored).
+    //! Applies to the servers already listed too: those not heard from for that long go at once.
+    void setExpiryInterval(int milliseconds);
+
     //! \brief Why the last attempt to listen failed; empty after a successful one.
     [[nodiscard]] QString errorString() const;
 
@@ -76,6 +87,8 @@ Q_SIGNALS:
     void activeChanged();
     //! \brief `port` changed.
     void portChanged();
+    //! \brief `expiryInterval` changed.
+    void expiryIntervalChanged();
     //! \brief The number of rows (the `count` property) changed.
     void countChanged();
     //! \brief `errorString` changed.

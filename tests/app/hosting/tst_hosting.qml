@@ -7,31 +7,58 @@ import Confab.App
 
 // "Host on this computer" as the app does it: the bundled server in-process (LocalServer) with a
 // join password, then the sign-in Session against it: the right password gets a token (POST
-// /api/session) that a Client joins chat with; a wrong or missing one gets a clear error.
+// /api/session) that a Client joins chat with; a wrong or missing one gets a clear error. Each
+// test function makes what it uses (startHost(), init()) and stops it in cleanup(), so each runs
+// alone and in any order.
 TestCase {
     id: testCase
     name: "Hosting"
     when: windowShown
 
     readonly property string storage: storageDir // qmllint disable unqualified
+    // Made for each test function: the session and client by init(), the host by startHost().
     property var host: null
+    property Session session: null
+    property Client client: null
     property Channel room: null
+    property int run: 0
 
-    Session {
-        id: session
-        timeout: 5000
+    Component {
+        id: sessionComponent
+        Session {
+            timeout: 5000
+        }
     }
-    Client {
-        id: client
-        storagePath: testCase.storage + "/hosting-client"
+    Component {
+        id: clientComponent
+        Client {}
     }
-    SignalSpy { id: succeededSpy; target: session; signalName: "succeeded" }
-    SignalSpy { id: failedSpy; target: session; signalName: "failed" }
+    SignalSpy { id: succeededSpy; signalName: "succeeded" }
+    SignalSpy { id: failedSpy; signalName: "failed" }
 
     function initTestCase() {
         verify(HostSupport.available, "this build hosts servers in-process")
+    }
+
+    function init() {
+        ++run
+        session = createTemporaryObject(sessionComponent, testCase)
+        client = createTemporaryObject(clientComponent, testCase, {storagePath: storage + "/hosting-" + run + "/client"})
+        verify(session && client)
+        succeededSpy.target = session
+        failedSpy.target = session
+        succeededSpy.clear()
+        failedSpy.clear()
+    }
+
+    // The in-process server with the join password "open sesame", on a free port, with a data
+    // directory no other test function used.
+    function startHost() {
+        // Made from a string, not a Component: the file must load in builds without LocalServer,
+        // where initTestCase() says why the suite cannot run.
         host = Qt.createQmlObject("import Confab.App.Platform; LocalServer {}", testCase, "host")
-        host.dataDir = testCase.storage + "/hosted-server"
+        verify(host !== null)
+        host.dataDir = testCase.storage + "/hosting-" + run + "/server"
         host.port = 0
         host.discovery = false
         host.serverName = "Test host"
@@ -41,7 +68,21 @@ TestCase {
         verify(host.port > 0)
     }
 
-    function test_1_wrongOrMissingPassword() {
+    // The session and client are destroyed after this (createTemporaryObject).
+    function cleanup() {
+        succeededSpy.target = null
+        failedSpy.target = null
+        client.disconnectFromServer()
+        room = null
+        if (host) {
+            host.stop()
+            host.destroy()
+            host = null
+        }
+    }
+
+    function test_wrongOrMissingPassword() {
+        startHost()
         failedSpy.clear()
         session.start(host.url.toString(), "Carol", "")
         tryCompare(failedSpy, "count", 1, 5000)
@@ -52,7 +93,8 @@ TestCase {
         compare(succeededSpy.count, 0)
     }
 
-    function test_2_passwordSignInAndChat() {
+    function test_passwordSignInAndChat() {
+        startHost()
         succeededSpy.clear()
         session.start(host.url.toString(), "Carol", "open sesame")
         tryCompare(succeededSpy, "count", 1, 5000)
@@ -83,7 +125,7 @@ TestCase {
 
     // The Host button's path in the app: start the bundled server, show its LAN address, sign in
     // to it with the join password, and land in #general.
-    function test_3_hostButtonInTheApp() {
+    function test_hostButtonInTheApp() {
         const window = createTemporaryObject(mainComponent, testCase)
         verify(window !== null)
         verify(window.signInPage.hostAvailable)
@@ -108,11 +150,5 @@ TestCase {
         verify(!window.signedIn)
         tryVerify(() => !window.hosting, 5000)
         window.close()
-    }
-
-    function cleanupTestCase() {
-        client.disconnectFromServer()
-        if (host)
-            host.stop()
     }
 }

@@ -13,29 +13,27 @@ TestCase {
     visible: true
     when: windowShown
 
-    readonly property url url: serverUrl // qmllint disable unqualified
     readonly property string storage: storageDir // qmllint disable unqualified
+    // Made in init() for each test function: a server, Alice and Bob, and the composer.
+    property Client alice: null
+    property Client bob: null
     property Channel room: null
     property Channel other: null
     property Channel bobRoom: null
+    property Composer composer: null
+    property int run: 0
 
-    Client {
-        id: alice
-        url: testCase.url
-        storagePath: testCase.storage + "/composer-alice"
+    Component {
+        id: clientComponent
+        Client {}
     }
-    Client {
-        id: bob
-        url: testCase.url
-        storagePath: testCase.storage + "/composer-bob"
-    }
-
-    Composer {
-        id: composer
-        y: 200
-        width: 600
-        channel: testCase.room
-        members: [{id: "bob", name: "Bob"}, {id: "bella", name: "Bella"}, {id: "carol", name: "Carol"}]
+    Component {
+        id: composerComponent
+        Composer {
+            y: 200
+            width: 600
+            members: [{id: "bob", name: "Bob"}, {id: "bella", name: "Bella"}, {id: "carol", name: "Carol"}]
+        }
     }
 
     function typeText(text: string) {
@@ -43,7 +41,16 @@ TestCase {
             keyClick(c)
     }
 
-    function initTestCase() {
+    // A fresh server with Alice in room:composer (and room:composer-2) and Bob in room:composer,
+    // send queues no earlier test function used, and a new composer on Alice's room with the
+    // focus in its input: no draft, message or typing state carries over from another test.
+    function init() {
+        verify(fixture.startServer(), fixture.errorString) // qmllint disable unqualified
+        ++run
+        const url = fixture.serverUrl // qmllint disable unqualified
+        alice = createTemporaryObject(clientComponent, testCase, {url: url, storagePath: storage + "/composer-" + run + "/alice"})
+        bob = createTemporaryObject(clientComponent, testCase, {url: url, storagePath: storage + "/composer-" + run + "/bob"})
+        verify(alice && bob)
         alice.setUser("alice", "Alice")
         bob.setUser("bob", "Bob")
         room = alice.channel("room:composer", {chat: true})
@@ -56,16 +63,26 @@ TestCase {
         bob.connectToServer()
         tryCompare(room, "status", Channel.Subscribed, 10000)
         tryCompare(bobRoom, "status", Channel.Subscribed, 10000)
-    }
 
-    function init() {
-        composer.channel = testCase.room
+        composer = createTemporaryObject(composerComponent, testCase, {channel: room})
+        verify(composer)
         composer.focusInput()
         tryVerify(() => composer.input.activeFocus)
-        composer.input.clear()
+        compare(composer.text, "")
     }
 
-    function test_1_enterSends() {
+    // The clients and the composer are destroyed after this (createTemporaryObject).
+    function cleanup() {
+        alice.disconnectFromServer()
+        bob.disconnectFromServer()
+        room = null
+        other = null
+        bobRoom = null
+        tryVerify(() => fixture.connectionCount() === 0, 5000, "the clients' connections closed") // qmllint disable unqualified
+        fixture.stopServer() // qmllint disable unqualified
+    }
+
+    function test_enterSends() {
         typeText("hello")
         tryVerify(() => bobRoom.typingUsers.length === 1, 5000, "Bob sees Alice typing")
         keyClick(Qt.Key_Return)
@@ -76,24 +93,24 @@ TestCase {
         tryVerify(() => bobRoom.typingUsers.length === 0, 5000, "sending stops typing")
     }
 
-    function test_2_shiftEnterAddsLine() {
+    function test_shiftEnterAddsLine() {
         typeText("one")
         keyClick(Qt.Key_Return, Qt.ShiftModifier)
         typeText("two")
         compare(composer.text, "one\ntwo")
-        compare(room.messages.count, 1, "nothing sent yet")
+        compare(room.messages.count, 0, "nothing sent yet")
         keyClick(Qt.Key_Enter)
-        compare(room.messages.count, 2)
-        compare(room.messages.get(1).body, "one\ntwo")
+        compare(room.messages.count, 1)
+        compare(room.messages.get(0).body, "one\ntwo")
     }
 
-    function test_3_blankIsNotSent() {
+    function test_blankIsNotSent() {
         typeText("   ")
         keyClick(Qt.Key_Return)
-        compare(room.messages.count, 2)
+        compare(room.messages.count, 0)
     }
 
-    function test_4_mentionCompletion() {
+    function test_mentionCompletion() {
         typeText("hi @b")
         compare(composer.completions.length, 2)
         compare(composer.completions[0].id, "bob")
@@ -104,13 +121,13 @@ TestCase {
         compare(composer.completions.length, 1)
         keyClick(Qt.Key_Return)
         compare(composer.text, "hi @bella and @carol ")
-        compare(room.messages.count, 2, "Enter completed the name instead of sending")
+        compare(room.messages.count, 0, "Enter completed the name instead of sending")
         keyClick(Qt.Key_Escape)
         typeText("x")
         compare(composer.completions.length, 0)
     }
 
-    function test_5_draftsPerChannel() {
+    function test_draftsPerChannel() {
         typeText("draft for one")
         composer.channel = testCase.other
         compare(composer.text, "")
@@ -119,10 +136,5 @@ TestCase {
         compare(composer.text, "draft for one")
         composer.channel = testCase.other
         compare(composer.text, "draft for two")
-    }
-
-    function cleanupTestCase() {
-        alice.disconnectFromServer()
-        bob.disconnectFromServer()
     }
 }

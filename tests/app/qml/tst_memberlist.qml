@@ -13,32 +13,30 @@ TestCase {
     visible: true
     when: windowShown
 
-    readonly property url url: serverUrl // qmllint disable unqualified
     readonly property string storage: storageDir // qmllint disable unqualified
+    // Made in init() for each test function: a server, Alice and Bob, and the panel.
+    property Client alice: null
+    property Client bob: null
     property Channel room: null
     property Channel bobRoom: null
+    property MembersPanel panel: null
+    property int run: 0
 
-    Client {
-        id: alice
-        url: testCase.url
-        storagePath: testCase.storage + "/members-alice"
+    Component {
+        id: clientComponent
+        Client {}
     }
-    Client {
-        id: bob
-        url: testCase.url
-        storagePath: testCase.storage + "/members-bob"
-    }
-
-    MembersPanel {
-        id: panel
-        width: 260
-        height: 600
-        model: testCase.room ? testCase.room.presence : null
-        selfId: "alice"
+    Component {
+        id: panelComponent
+        MembersPanel {
+            width: 260
+            height: 600
+            selfId: "alice"
+        }
     }
 
-    SignalSpy { id: statusSpy; target: panel; signalName: "statusChangeRequested" }
-    SignalSpy { id: dmSpy; target: panel; signalName: "messageRequested" }
+    SignalSpy { id: statusSpy; signalName: "statusChangeRequested" }
+    SignalSpy { id: dmSpy; signalName: "messageRequested" }
 
     function findChild(item: Item, predicate: var): Item {
         if (!item)
@@ -63,7 +61,15 @@ TestCase {
         return null
     }
 
-    function initTestCase() {
+    // A fresh server with Alice and Bob in room:members, both tracked as online, and a new panel
+    // on Alice's view of its presence: no status or typed text carries over from another test.
+    function init() {
+        verify(fixture.startServer(), fixture.errorString) // qmllint disable unqualified
+        ++run
+        const url = fixture.serverUrl // qmllint disable unqualified
+        alice = createTemporaryObject(clientComponent, testCase, {url: url, storagePath: storage + "/members-" + run + "/alice"})
+        bob = createTemporaryObject(clientComponent, testCase, {url: url, storagePath: storage + "/members-" + run + "/bob"})
+        verify(alice && bob)
         alice.setUser("alice", "Alice")
         bob.setUser("bob", "Bob")
         room = alice.channel("room:members", {chat: true, presenceKey: "alice"})
@@ -75,9 +81,27 @@ TestCase {
         alice.connectToServer()
         bob.connectToServer()
         tryCompare(room, "status", Channel.Subscribed, 10000)
+        panel = createTemporaryObject(panelComponent, testCase, {model: room.presence})
+        verify(panel)
+        statusSpy.target = panel
+        dmSpy.target = panel
+        statusSpy.clear()
+        dmSpy.clear()
     }
 
-    function test_1_listsMembersWithStatus() {
+    // The clients and the panel are destroyed after this (createTemporaryObject).
+    function cleanup() {
+        statusSpy.target = null
+        dmSpy.target = null
+        alice.disconnectFromServer()
+        bob.disconnectFromServer()
+        room = null
+        bobRoom = null
+        tryVerify(() => fixture.connectionCount() === 0, 5000, "the clients' connections closed") // qmllint disable unqualified
+        fixture.stopServer() // qmllint disable unqualified
+    }
+
+    function test_listsMembersWithStatus() {
         tryCompare(panel.view, "count", 2, 10000)
         tryVerify(() => row("bob") !== null)
         compare(row("bob").displayName, "Bob")
@@ -96,7 +120,10 @@ TestCase {
         verify(findChild(row("bob"), c => c.text === "Away" && c.visible) !== null)
     }
 
-    function test_2_clickAsksForDm() {
+    function test_clickAsksForDm() {
+        // Both rows listed first: Alice's own and Bob's.
+        tryCompare(panel.view, "count", 2, 10000)
+        tryVerify(() => row("alice") !== null && row("bob") !== null)
         dmSpy.clear()
         mouseClick(row("alice"))
         compare(dmSpy.count, 0, "not with yourself")
@@ -106,7 +133,7 @@ TestCase {
         compare(dmSpy.signalArguments[0][1], "Bob")
     }
 
-    function test_3_ownStatus() {
+    function test_ownStatus() {
         statusSpy.clear()
         const field = findChild(panel, c => c.objectName === "statusTextField")
         mouseClick(field)
@@ -123,10 +150,5 @@ TestCase {
         compare(statusSpy.count, 2)
         compare(statusSpy.signalArguments[1][0], "away")
         compare(statusSpy.signalArguments[1][1], "Lunch")
-    }
-
-    function cleanupTestCase() {
-        alice.disconnectFromServer()
-        bob.disconnectFromServer()
     }
 }

@@ -14,31 +14,38 @@ TestCase {
     visible: true
     when: windowShown
 
-    readonly property url url: serverUrl // qmllint disable unqualified
     readonly property string storage: storageDir // qmllint disable unqualified
+    // Made in init() for each test function: a server with Bob's history, Alice, the timeline.
+    property Client alice: null
+    property Client bob: null
     property Channel bobRoom: null
     property Channel room: null
+    property Timeline timeline: null
+    property int run: 0
 
-    Client {
-        id: alice
-        url: testCase.url
-        storagePath: testCase.storage + "/timeline-alice"
+    Component {
+        id: clientComponent
+        Client {}
     }
-    Client {
-        id: bob
-        url: testCase.url
-        storagePath: testCase.storage + "/timeline-bob"
-    }
-
-    Timeline {
-        id: timeline
-        width: 600
-        height: 400
-        selfId: "alice"
-        readActive: true
+    Component {
+        id: timelineComponent
+        Timeline {
+            width: 600
+            height: 400
+            selfId: "alice"
+            readActive: true
+        }
     }
 
-    function initTestCase() {
+    // A fresh server where Bob has written 120 messages in room:timeline, Alice (not yet in the
+    // room) and a new timeline.
+    function init() {
+        verify(fixture.startServer(), fixture.errorString) // qmllint disable unqualified
+        ++run
+        const url = fixture.serverUrl // qmllint disable unqualified
+        alice = createTemporaryObject(clientComponent, testCase, {url: url, storagePath: storage + "/timeline-" + run + "/alice"})
+        bob = createTemporaryObject(clientComponent, testCase, {url: url, storagePath: storage + "/timeline-" + run + "/bob"})
+        verify(alice && bob)
         bob.setUser("bob", "Bob")
         bobRoom = bob.channel("room:timeline", {chat: true})
         bobRoom.subscribe()
@@ -47,9 +54,12 @@ TestCase {
         for (let i = 1; i <= 120; ++i)
             bobRoom.sendMessage("message " + i)
         tryCompare(bob, "queuedMessageCount", 0, 30000)
+        timeline = createTemporaryObject(timelineComponent, testCase)
+        verify(timeline)
     }
 
-    function test_1_opensAtNewestAndScrollsBack() {
+    // Alice joins with pages of 30 and the timeline shows her room.
+    function openAsAlice() {
         alice.setUser("alice", "Alice")
         room = alice.channel("room:timeline", {chat: true, pageSize: 30})
         room.subscribe()
@@ -57,27 +67,46 @@ TestCase {
         tryCompare(room, "status", Channel.Subscribed, 10000)
         timeline.channel = room
         tryCompare(room.messages, "count", 30, 5000)
-        compare(room.messages.get(29).body, "message 120")
-        tryVerify(() => timeline.atEnd, 3000, "it opens at the newest message")
+    }
 
-        // Scroll to the top: older pages load until the beginning.
+    // Scroll to the top: older pages load until the beginning.
+    function scrollBackToFirst() {
         tryVerify(() => {
             timeline.view.positionViewAtBeginning()
             return room.messages.count === 120
         }, 20000, "every page loaded by scrolling up")
+    }
+
+    function test_opensAtNewestAndScrollsBack() {
+        openAsAlice()
+        compare(room.messages.get(29).body, "message 120")
+        tryVerify(() => timeline.atEnd, 3000, "it opens at the newest message")
+
+        scrollBackToFirst()
         compare(room.messages.get(0).body, "message 1")
         tryCompare(room.messages, "hasOlder", false)
     }
 
-    function test_2_groupsByAuthor() {
+    // On the whole history: only the very first message starts a day (with older pages left
+    // to load, the first row loaded cannot know).
+    function test_groupsByAuthor() {
+        openAsAlice()
+        scrollBackToFirst()
         verify(timeline.startsGroup(0))
         verify(!timeline.startsGroup(1), "Bob's messages in a row form one group")
         verify(timeline.startsDay(0))
         verify(!timeline.startsDay(1))
     }
 
-    function cleanupTestCase() {
+    // The clients and the timeline are destroyed after this (createTemporaryObject).
+    function cleanup() {
+        if (timeline)
+            timeline.channel = null
         alice.disconnectFromServer()
         bob.disconnectFromServer()
+        room = null
+        bobRoom = null
+        tryVerify(() => fixture.connectionCount() === 0, 5000, "the clients' connections closed") // qmllint disable unqualified
+        fixture.stopServer() // qmllint disable unqualified
     }
 }
