@@ -254,20 +254,7 @@ std::unique_ptr<QNetworkReply> tst_ChatHttp::startWaitingPoll(const QString &top
 
 std::unique_ptr<RawClient> tst_ChatHttp::chatClient(const QString &userId, const QString &topic)
 {
-    auto c = std::make_unique<RawClient>();
-    if (!c->open(m_server->webSocketUrl()))
-        return nullptr;
-    const auto hello = c->push(u"$system"_s, u"hello"_s, {{u"user"_s, user(userId)}});
-    if (!isOk(c->waitForReply(hello, u"$system"_s)))
-        return nullptr;
-    if (topic.isEmpty())
-        return c;
-    const auto ref = c->push(topic, u"chan:join"_s, {{u"config"_s, QJsonObject{{u"chat"_s, QJsonObject{}}}}});
-    if (!isOk(c->waitForReply(ref, topic)))
-        return nullptr;
-    if (!c->waitForEvent(topic, u"presence_state"_s) || !c->waitForEvent(topic, u"typing_state"_s))
-        return nullptr;
-    return c;
+    return RawClient::chatMember(m_server->webSocketUrl(), user(userId), topic);
 }
 
 // ---- POST /messages ---------------------------------------------------------------------------

@@ -63,20 +63,7 @@ QString errorCodeOf(const std::optional<QJsonObject> &reply)
 //! A WebSocket client that said hello as \a userId and, with a \a topic, joined it for chat.
 std::unique_ptr<RawClient> chatClient(const TestServer &server, const QString &userId, const QString &topic = {})
 {
-    auto c = std::make_unique<RawClient>();
-    if (!c->open(server.webSocketUrl()))
-        return nullptr;
-    const auto hello = c->push(u"$system"_s, u"hello"_s, {{u"user"_s, QJsonObject{{u"id"_s, userId}}}});
-    if (!isOk(c->waitForReply(hello, u"$system"_s)))
-        return nullptr;
-    if (topic.isEmpty())
-        return c;
-    const auto ref = c->push(topic, u"chan:join"_s, {{u"config"_s, QJsonObject{{u"chat"_s, QJsonObject{}}}}});
-    if (!isOk(c->waitForReply(ref, topic)))
-        return nullptr;
-    if (!c->waitForEvent(topic, u"presence_state"_s) || !c->waitForEvent(topic, u"typing_state"_s))
-        return nullptr;
-    return c;
+    return RawClient::chatMember(server.webSocketUrl(), {{u"id"_s, userId}}, topic);
 }
 
 //! One request on a fresh connection, for tests about the answer rather than the connection.

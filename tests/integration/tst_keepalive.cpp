@@ -265,18 +265,7 @@ void tst_KeepAlive::cleanup()
 
 std::unique_ptr<RawClient> tst_KeepAlive::chatMember()
 {
-    auto bob = std::make_unique<RawClient>();
-    if (!bob->open(m_server->webSocketUrl()))
-        return nullptr;
-    const auto hello = bob->push(u"$system"_s, u"hello"_s, {{u"user"_s, QJsonObject{{u"id"_s, u"bob"_s}}}});
-    if (!isOk(bob->waitForReply(hello, u"$system"_s)))
-        return nullptr;
-    const auto join = bob->push(Topic, u"chan:join"_s, {{u"config"_s, QJsonObject{{u"chat"_s, QJsonObject{}}}}});
-    if (!isOk(bob->waitForReply(join, Topic)))
-        return nullptr;
-    if (!bob->waitForEvent(Topic, u"presence_state"_s) || !bob->waitForEvent(Topic, u"typing_state"_s))
-        return nullptr;
-    return bob;
+    return RawClient::chatMember(m_server->webSocketUrl(), {{u"id"_s, u"bob"_s}}, Topic);
 }
 
 bool tst_KeepAlive::pollIsWaiting(qint64 count, const RawHttp *polling)

@@ -279,4 +279,26 @@ std::optional<int> RawWebSocket::waitForClose(int timeoutMs)
     return code;
 }
 
+std::unique_ptr<RawClient> RawClient::chatMember(const QUrl &url, const QJsonObject &user, const QString &topic)
+{
+    auto c = std::make_unique<RawClient>();
+    if (!c->open(url))
+        return nullptr;
+    const auto ok = [](const std::optional<QJsonObject> &reply) {
+        return reply && reply->value(QLatin1StringView("status")).toString() == QLatin1StringView("ok");
+    };
+    const auto hello = c->push(QStringLiteral("$system"), QStringLiteral("hello"), {{QStringLiteral("user"), user}});
+    if (!ok(c->waitForReply(hello, QStringLiteral("$system"))))
+        return nullptr;
+    if (topic.isEmpty())
+        return c;
+    const auto join = c->push(topic, QStringLiteral("chan:join"),
+                              {{QStringLiteral("config"), QJsonObject{{QStringLiteral("chat"), QJsonObject{}}}}});
+    if (!ok(c->waitForReply(join, topic)))
+        return nullptr;
+    if (!c->waitForEvent(topic, QStringLiteral("presence_state")) || !c->waitForEvent(topic, QStringLiteral("typing_state")))
+        return nullptr;
+    return c;
+}
+
 } // namespace Confab::Testing

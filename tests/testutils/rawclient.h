@@ -8,6 +8,7 @@
 #include <QtWebSockets/QWebSocket>
 
 #include <functional>
+#include <memory>
 #include <optional>
 
 namespace Confab::Testing {
@@ -68,6 +69,10 @@ public:
     [[nodiscard]] QWebSocketProtocol::CloseCode closeCode() const { return m_socket.closeCode(); }
     [[nodiscard]] QString closeReason() const { return m_socket.closeReason(); }
     [[nodiscard]] QWebSocket &socket() { return m_socket; }
+
+    //! \brief A client that said hello as \a user (`{id, name?}`, open mode) and, given a
+    //! \a topic, joined it for chat and took its presence_state and typing_state; null on failure.
+    static std::unique_ptr<RawClient> chatMember(const QUrl &url, const QJsonObject &user, const QString &topic = {});
 
     //! \brief Predicate helpers.
     static Predicate isEvent(const QString &topic, const QString &event);

@@ -5,6 +5,8 @@
 #include <QtCore/QJsonDocument>
 #include <QtCore/QJsonObject>
 #include <QtCore/QRandomGenerator>
+#include "jsonmutation.h"
+
 #include <QtTest/QtTest>
 
 #include <cstring>
@@ -1007,21 +1009,10 @@ void tst_Json::randomMutations()
     int accepted = 0;
     const auto &seeds = seedDocuments();
     for (int round = 0; round < 100'000; ++round) {
-        QByteArray text = seeds[rng.bounded(int(seeds.size()))];
-        const int edits = 1 + int(rng.bounded(4));
-        for (int e = 0; e < edits && !text.isEmpty(); ++e) {
-            const qsizetype at = rng.bounded(int(text.size()));
-            const char byte = rng.bounded(8) == 0 ? char(highBytes[rng.bounded(int(sizeof highBytes))])
-                                                  : alphabet[rng.bounded(int(sizeof alphabet - 1))];
-            switch (rng.bounded(6)) {
-            case 0: text[at] = byte; break;
-            case 1: text.insert(at, byte); break;
-            case 2: text.remove(at, 1 + rng.bounded(3)); break;
-            case 3: text.truncate(at); break;
-            case 4: text.insert(at, text.mid(rng.bounded(int(text.size())), 1 + rng.bounded(12))); break;
-            case 5: text.insert(at, "\\u"_ba + QByteArray::number(0xd800 + rng.bounded(0x800), 16)); break;
-            }
-        }
+        const QByteArray text = Confab::Testing::mutateJson(
+            rng, seeds[rng.bounded(int(seeds.size()))],
+            {QByteArrayView(alphabet, sizeof alphabet - 1),
+             QByteArrayView(reinterpret_cast<const char *>(highBytes), sizeof highBytes), 4, 12});
         const Exact exact(text);
         exerciseAll(exact.view());
 

@@ -138,6 +138,21 @@ void ChatService::send(const Request &request, const QObject *replyTo, Reply rep
     });
 }
 
+MessageStore::Done<StoredMessage> ChatService::changed(const Request &request, const Reply &reply,
+                                                     QLatin1StringView event,
+                                                     std::function<Change(const StoredMessage &)> shape)
+{
+    return [this, request, reply, event, shape = std::move(shape)](const StoreResult<StoredMessage> &result) {
+        if (!result.ok()) {
+            reply(refused(failed(result.error, result.message)));
+            return;
+        }
+        const auto change = shape(result.value);
+        reply(answer(change.response));
+        m_hub.deliverChat(request.origin, request.topic, event, change.event, 0, request.receivedAtNs);
+    };
+}
+
 void ChatService::edit(const Request &request, const QObject *replyTo, Reply reply)
 {
     reply = guarded(replyTo, std::move(reply));
@@ -152,17 +167,11 @@ void ChatService::edit(const Request &request, const QObject *replyTo, Reply rep
             reply(refused(*invalid));
             return;
         }
-        m_store.edit(this, request.topic, *id, request.caller.user->id, body.toString(),
-                     parseMentions(body.toString()), [this, request, reply](const StoreResult<StoredMessage> &result) {
-            if (!result.ok()) {
-                reply(refused(failed(result.error, result.message)));
-                return;
-            }
-            const auto json = result.value.toJson();
-            reply(answer({{u"id"_s, result.value.id}, {u"seq"_s, result.value.seq},
-                          {u"edited_at"_s, json.value("edited_at"_L1)}}));
-            m_hub.deliverChat(request.origin, request.topic, Ev::MessageEdited, json, 0, request.receivedAtNs);
-        });
+        m_store.edit(this, request.topic, *id, request.caller.user->id, body.toString(), parseMentions(body.toString()),
+                     changed(request, reply, Ev::MessageEdited, [](const StoredMessage &m) {
+            const auto json = m.toJson();
+            return Change{{{u"id"_s, m.id}, {u"seq"_s, m.seq}, {u"edited_at"_s, json.value("edited_at"_L1)}}, json};
+        }));
     });
 }
 
@@ -176,16 +185,10 @@ void ChatService::remove(const Request &request, const QObject *replyTo, Reply r
             return;
         }
         m_store.remove(this, request.topic, *id, request.caller.user->id,
-                       [this, request, reply](const StoreResult<StoredMessage> &result) {
-            if (!result.ok()) {
-                reply(refused(failed(result.error, result.message)));
-                return;
-            }
-            const QJsonObject event{{u"id"_s, result.value.id}, {u"seq"_s, result.value.seq},
-                                    {u"deleted_at"_s, result.value.toJson().value("deleted_at"_L1)}};
-            reply(answer(event));
-            m_hub.deliverChat(request.origin, request.topic, Ev::MessageDeleted, event, 0, request.receivedAtNs);
-        });
+                       changed(request, reply, Ev::MessageDeleted, [](const StoredMessage &m) {
+            const QJsonObject event{{u"id"_s, m.id}, {u"seq"_s, m.seq}, {u"deleted_at"_s, m.toJson().value("deleted_at"_L1)}};
+            return Change{event, event};
+        }));
     });
 }
 
@@ -204,16 +207,10 @@ void ChatService::react(const Request &request, bool add, const QObject *replyTo
             return;
         }
         m_store.react(this, request.topic, *id, request.caller.user->id, emoji.toString(), add,
-                      [this, request, reply](const StoreResult<StoredMessage> &result) {
-            if (!result.ok()) {
-                reply(refused(failed(result.error, result.message)));
-                return;
-            }
-            const QJsonObject event{{u"id"_s, result.value.id}, {u"seq"_s, result.value.seq},
-                                    {u"reactions"_s, result.value.toJson().value("reactions"_L1)}};
-            reply(answer(event));
-            m_hub.deliverChat(request.origin, request.topic, Ev::Reaction, event, 0, request.receivedAtNs);
-        });
+                      changed(request, reply, Ev::Reaction, [](const StoredMessage &m) {
+            const QJsonObject event{{u"id"_s, m.id}, {u"seq"_s, m.seq}, {u"reactions"_s, m.toJson().value("reactions"_L1)}};
+            return Change{event, event};
+        }));
     });
 }
 

@@ -90,6 +90,16 @@ private:
     //! Policy's answer for \a right, then \a next; or the refusal to \a reply.
     void authorized(const Request &request, Right right, bool needsUser, const QObject *replyTo,
                     const Reply &reply, std::function<void()> next);
+    //! What a committed change to a message answers and what it tells the channel.
+    struct Change
+    {
+        QJsonObject response;
+        QJsonObject event;
+    };
+    //! The store callback of edit, delete and react: the refusal, or the answer then the event.
+    [[nodiscard]] MessageStore::Done<StoredMessage> changed(const Request &request, const Reply &reply,
+                                                            QLatin1StringView event,
+                                                            std::function<Change(const StoredMessage &)> shape);
     void notifyMentions(const QString &topic, const StoredMessage &message);
     [[nodiscard]] Failure failed(StoreError error, const QString &message) const;
 
